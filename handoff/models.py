@@ -1,0 +1,260 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+# The protocol's ceiling: no policy may give a rep more than this to respond.
+FIRST_RESPONSE_CEILING_HOURS = 24
+DEFAULT_FIRST_RESPONSE_HOURS = 4
+
+
+class SlaPolicy(models.Model):
+    """How fast sales must answer a lead. The first active policy that matches wins."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    source = models.ForeignKey(
+        "leads.Source",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        help_text="Empty matches every source.",
+    )
+    min_score = models.IntegerField(null=True, blank=True, help_text="Empty matches any score.")
+    first_response_hours = models.PositiveSmallIntegerField(
+        default=DEFAULT_FIRST_RESPONSE_HOURS,
+        validators=[
+            MinValueValidator(1),
+            MaxValueValidator(
+                FIRST_RESPONSE_CEILING_HOURS,
+                message=(
+                    "The first-response target cannot exceed the protocol's ceiling of "
+                    f"{FIRST_RESPONSE_CEILING_HOURS} business hours."
+                ),
+            ),
+        ],
+        help_text="Business hours of the rep's calendar.",
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.first_response_hours} business hours"
+
+
+class HandoffState(models.TextChoices):
+    ASSIGNED = "assigned", "Assigned"
+    ACCEPTED = "accepted", "Accepted"
+    QUALIFIED = "qualified", "Qualified (SQL)"
+    REJECTED = "rejected", "Rejected"
+    REASSIGNED = "reassigned", "Reassigned"
+    RETURNED = "returned", "Returned to marketing"
+
+
+OPEN_HANDOFF_STATES = (HandoffState.ASSIGNED, HandoffState.ACCEPTED)
+
+
+class HandoffQuerySet(models.QuerySet):
+    def open(self) -> "HandoffQuerySet":
+        return self.filter(state__in=OPEN_HANDOFF_STATES)
+
+    def awaiting_first_response(self) -> "HandoffQuerySet":
+        return self.open().filter(first_response_at__isnull=True)
+
+
+class Handoff(ConcurrentTransitionMixin, models.Model):
+    """One lead given to one rep, with a first-response deadline on the rep's calendar."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="handoffs")
+    rep = models.ForeignKey("reps.Rep", on_delete=models.PROTECT, related_name="handoffs")
+    state = FSMField(choices=HandoffState.choices, default=HandoffState.ASSIGNED, protected=True)
+    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL)
+    first_response_hours = models.PositiveSmallIntegerField()
+    assigned_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next"
+    )
+
+    objects = HandoffQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            # A lead has at most one open handoff: one owner, one clock.
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=models.Q(state__in=OPEN_HANDOFF_STATES),
+                name="one_open_handoff_per_lead",
+            ),
+        ]
+        indexes = [
+            # The SLA sweep: open handoffs with no first response whose deadline has passed.
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(state__in=OPEN_HANDOFF_STATES, first_response_at__isnull=True),
+                name="handoff_awaiting_response_due",
+            ),
+            # The work queue: a rep's open handoffs by deadline.
+            models.Index(
+                fields=["rep", "due_at", "id"],
+                condition=models.Q(state__in=OPEN_HANDOFF_STATES),
+                name="handoff_open_queue",
+            ),
+            models.Index(fields=["rep", "assigned_at"], name="handoff_rep_assigned"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Handoff {self.pk} of lead {self.lead_id} to {self.rep_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_HANDOFF_STATES
+
+    @transition(field=state, source=HandoffState.ASSIGNED, target=HandoffState.ACCEPTED)
+    def accept(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_HANDOFF_STATES, target=HandoffState.QUALIFIED)
+    def qualify(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_HANDOFF_STATES, target=HandoffState.REJECTED)
+    def reject(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_HANDOFF_STATES, target=HandoffState.REASSIGNED)
+    def hand_over(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_HANDOFF_STATES, target=HandoffState.RETURNED)
+    def return_to_marketing(self) -> None:
+        pass
+
+
+class HandoffEvent(models.Model):
+    """An audit row for everything that happens to a handoff, with the acting user."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned"
+        ACCEPTED = "accepted", "Accepted"
+        ATTEMPT = "attempt", "Contact attempt"
+        QUALIFIED = "qualified", "Qualified"
+        REJECTED = "rejected", "Rejected"
+        REASSIGNED = "reassigned", "Reassigned"
+        ESCALATED = "escalated", "Escalated"
+        RETURNED = "returned", "Returned to marketing"
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on handoff {self.handoff_id}"
+
+
+class AttemptChannel(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    LINKEDIN = "linkedin", "LinkedIn"
+    SMS = "sms", "SMS"
+    MEETING = "meeting", "Meeting"
+
+
+class AttemptOutcome(models.TextChoices):
+    NO_ANSWER = "no_answer", "No answer"
+    LEFT_MESSAGE = "left_message", "Left a message"
+    CONNECTED = "connected", "Connected"
+    MEETING_BOOKED = "meeting_booked", "Meeting booked"
+    BOUNCED = "bounced", "Bounced / wrong number"
+
+
+class ContactAttempt(models.Model):
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="attempts")
+    channel = models.CharField(max_length=10, choices=AttemptChannel.choices)
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    note = models.TextField(blank=True)
+    attempted_at = models.DateTimeField()
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.get_outcome_display()}"
+
+
+class EscalationLevel(models.IntegerChoices):
+    MANAGER_ALERT = 1, "Manager alerted"
+
+
+class Escalation(models.Model):
+    """A missed deadline acted on. The unique pair makes each level happen once per handoff."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="escalations")
+    level = models.PositiveSmallIntegerField(choices=EscalationLevel.choices)
+    # The rep who held the lead when the deadline was missed: the breach counts against them.
+    rep = models.ForeignKey("reps.Rep", on_delete=models.PROTECT, related_name="breaches")
+    notified = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["handoff", "level"], name="one_escalation_per_level")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} on handoff {self.handoff_id}"
+
+
+class Notification(models.Model):
+    """An in-app alert. Email goes out from it after commit; `key` stops a second copy."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=30)
+    key = models.CharField(max_length=100)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "key"], name="one_notification_per_key")
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient", "created_at"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,179 @@
+"""What a scoring rule may say, and how a fit rule tests one lead.
+
+Shared by the admin (a rule is checked before it is saved) and the scoring engine (the same
+parsing decides whether a lead matches), so that a rule the admin accepts always scores.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+if TYPE_CHECKING:
+    from leads.models import Lead, ScoringRule
+
+# Personal webmail: a lead writing from one of these is less likely to buy for a company.
+PERSONAL_EMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
+        "aol.com", "icloud.com", "me.com", "gmx.com", "gmx.de", "proton.me", "protonmail.com",
+        "mail.com", "yandex.com", "yandex.ru", "qq.com", "163.com",
+    }
+)  # fmt: skip
+DISPOSABLE_EMAIL_DOMAINS = frozenset(
+    {
+        "mailinator.com", "guerrillamail.com", "10minutemail.com", "tempmail.com",
+        "trashmail.com", "yopmail.com", "sharklasers.com", "getnada.com", "dispostable.com",
+    }
+)  # fmt: skip
+
+# Lead fields a fit rule may test, besides `attributes.<key>`.
+FIT_FIELDS = frozenset(
+    {
+        "job_title", "industry", "company_size", "country", "city", "company", "campaign",
+        "source", "email_domain", "email_domain_kind", "do_not_email", "do_not_call",
+    }
+)  # fmt: skip
+NUMERIC_FIELDS = frozenset({"company_size"})
+
+
+class Operator(models.TextChoices):
+    EQUALS = "equals", "equals"
+    ONE_OF = "one_of", "is one of"
+    CONTAINS = "contains", "contains"
+    BETWEEN = "between", "is between"
+    MATCHES = "matches", "matches the pattern"
+
+
+def email_domain_kind(domain: str) -> str:
+    if not domain:
+        return ""
+    if domain in DISPOSABLE_EMAIL_DOMAINS:
+        return "disposable"
+    if domain in PERSONAL_EMAIL_DOMAINS:
+        return "personal"
+    return "company"
+
+
+def lead_value(lead: Lead, field: str) -> Any:
+    """The value a fit rule sees for `field`; text is compared case-insensitively."""
+    if field.startswith("attributes."):
+        return (lead.attributes or {}).get(field.partition(".")[2], "")
+    if field == "source":
+        return lead.source.slug if lead.source_id else ""
+    if field == "email_domain":
+        return lead.email_domain
+    if field == "email_domain_kind":
+        return email_domain_kind(lead.email_domain)
+    return getattr(lead, field)
+
+
+def parse_between(value: str) -> tuple[Decimal, Decimal]:
+    low, separator, high = value.partition("..")
+    if not separator:
+        raise ValueError(f"'{value}' is not a range; write it as low..high, e.g. 50..200")
+    try:
+        bounds = Decimal(low.strip()), Decimal(high.strip())
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a range of two numbers, e.g. 50..200") from None
+    if bounds[0] > bounds[1]:
+        raise ValueError(f"'{value}' has its low bound above its high bound")
+    return bounds
+
+
+def split_choices(value: str) -> list[str]:
+    return [choice.strip().casefold() for choice in value.split(",") if choice.strip()]
+
+
+def _as_number(raw: Any) -> Decimal | None:
+    if raw is None or raw == "" or isinstance(raw, bool):
+        return None
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        return None
+
+
+def _as_text(raw: Any) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, bool):
+        return "yes" if raw else "no"
+    return str(raw).strip().casefold()
+
+
+def fit_matches(*, operator: str, value: str, raw: Any, pattern: re.Pattern | None = None) -> bool:
+    """Whether one lead value satisfies a fit rule. An empty value never matches."""
+    if operator == Operator.BETWEEN:
+        number = _as_number(raw)
+        if number is None:
+            return False
+        low, high = parse_between(value)
+        return low <= number <= high
+    text = _as_text(raw)
+    if not text:
+        return False
+    if operator == Operator.EQUALS:
+        return text == value.strip().casefold()
+    if operator == Operator.ONE_OF:
+        return text in split_choices(value)
+    if operator == Operator.CONTAINS:
+        return value.strip().casefold() in text
+    if operator == Operator.MATCHES:
+        compiled = pattern or re.compile(value, re.IGNORECASE)
+        return compiled.search(text) is not None
+    raise ValueError(f"unknown operator '{operator}'")
+
+
+def rule_errors(rule: ScoringRule) -> dict[str, str]:
+    """Field-by-field reasons a rule cannot be saved; empty when it is sound."""
+    from leads.models import RuleCategory
+
+    errors: dict[str, str] = {}
+    label = f"Rule '{rule.name}'"
+    if rule.category == RuleCategory.FIT:
+        if not rule.field:
+            errors["field"] = f"{label} needs a lead field to test."
+        elif not (rule.field in FIT_FIELDS or _is_attribute(rule.field)):
+            errors["field"] = (
+                f"{label} names the unknown field '{rule.field}'. Use one of "
+                f"{', '.join(sorted(FIT_FIELDS))}, or attributes.<column>."
+            )
+        if not rule.operator:
+            errors["operator"] = f"{label} needs an operator."
+        elif not rule.value.strip():
+            errors["value"] = f"{label} needs a value to compare with."
+        elif rule.operator == Operator.BETWEEN:
+            try:
+                parse_between(rule.value)
+            except ValueError as error:
+                errors["value"] = f"{label}: {error}."
+        elif rule.operator == Operator.MATCHES:
+            try:
+                re.compile(rule.value)
+            except re.error as error:
+                errors["value"] = f"{label}: '{rule.value}' is not a valid pattern ({error})."
+        elif (
+            rule.field in NUMERIC_FIELDS
+            and rule.operator != Operator.ONE_OF
+            and _as_number(rule.value) is None
+        ):
+            errors["value"] = f"{label}: '{rule.value}' is not a number."
+    elif rule.category == RuleCategory.BEHAVIOUR:
+        if not rule.activity_kind:
+            errors["activity_kind"] = f"{label} needs the kind of activity it counts."
+        if rule.half_life_days == 0:
+            errors["half_life_days"] = f"{label}: a half-life must be at least one day."
+        if rule.window_days == 0:
+            errors["window_days"] = f"{label}: a window must be at least one day."
+    else:
+        errors["category"] = f"{label} has the unknown category '{rule.category}'."
+    return errors
+
+
+def _is_attribute(field: str) -> bool:
+    prefix, _, key = field.partition(".")
+    return prefix == "attributes" and bool(key.strip())

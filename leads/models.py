@@ -1,0 +1,305 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from leads import criteria
+
+
+class Source(models.Model):
+    """Where a lead came from: a demo request form, a pricing-page visit, a content download."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.TextChoices):
+    LEAD = "lead", "Lead"
+    MQL = "mql", "MQL"
+    SQL = "sql", "SQL"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    CUSTOMER = "customer", "Customer"
+    REJECTED = "rejected", "Rejected"
+    RECYCLED = "recycled", "Recycled to nurture"
+    DISQUALIFIED = "disqualified", "Disqualified"
+
+
+class BantStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    CONFIRMED = "confirmed", "Confirmed"
+    NOT_MET = "not_met", "Not met"
+
+
+BANT_PARTS = ("budget", "authority", "need", "timeline")
+
+
+def bant_missing(lead: "Lead") -> list[str]:
+    """The parts of the SQL criteria a lead does not meet yet, in the order sales reads them."""
+    missing = [
+        part for part in BANT_PARTS if getattr(lead, f"{part}_status") != BantStatus.CONFIRMED
+    ]
+    if not lead.ready_for_demo:
+        missing.append("ready for a demo or proposal")
+    return missing
+
+
+def bant_complete(lead: "Lead") -> bool:
+    return not bant_missing(lead)
+
+
+class LeadQuerySet(models.QuerySet):
+    def in_stage(self, *stages: str) -> "LeadQuerySet":
+        return self.filter(stage__in=stages)
+
+
+class Lead(FSMModelMixin, models.Model):
+    # Identity, as the source system knows the lead.
+    external_id = models.CharField(max_length=100, blank=True, db_index=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True, db_index=True)
+    # Phone numbers are text: "+44 20 ..." and leading zeros must survive.
+    phone = models.CharField(max_length=50, blank=True)
+
+    # Fit: who the lead is.
+    company = models.CharField(max_length=200, blank=True)
+    job_title = models.CharField(max_length=200, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    company_size = models.PositiveIntegerField(null=True, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    # Columns a source file carries that have no field of their own (occupation,
+    # specialisation...). Fit rules can read them as `attributes.<key>`.
+    attributes = models.JSONField(default=dict, blank=True)
+
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT)
+    campaign = models.CharField(max_length=200, blank=True)
+    do_not_email = models.BooleanField(default=False)
+    do_not_call = models.BooleanField(default=False)
+
+    stage = FSMField(choices=Stage.choices, default=Stage.LEAD, protected=True, db_index=True)
+    # How many times the lead has become MQL; a recycled lead may qualify one more time.
+    mql_count = models.PositiveSmallIntegerField(default=0)
+    mql_at = models.DateTimeField(null=True, blank=True)
+
+    # The latest score and where every point came from.
+    score = models.IntegerField(default=0)
+    fit_score = models.IntegerField(default=0)
+    engagement_score = models.IntegerField(default=0)
+    score_breakdown = models.JSONField(default=list, blank=True)
+    disqualified_by = models.CharField(max_length=200, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    # The handoff packet: what the next person needs to know.
+    pain = models.TextField(blank=True)
+    context = models.TextField(blank=True)
+    budget_status = models.CharField(
+        max_length=10, choices=BantStatus.choices, default=BantStatus.UNKNOWN
+    )
+    budget_note = models.CharField(max_length=500, blank=True)
+    authority_status = models.CharField(
+        max_length=10, choices=BantStatus.choices, default=BantStatus.UNKNOWN
+    )
+    authority_note = models.CharField(max_length=500, blank=True)
+    need_status = models.CharField(
+        max_length=10, choices=BantStatus.choices, default=BantStatus.UNKNOWN
+    )
+    need_note = models.CharField(max_length=500, blank=True)
+    timeline_status = models.CharField(
+        max_length=10, choices=BantStatus.choices, default=BantStatus.UNKNOWN
+    )
+    timeline_note = models.CharField(max_length=500, blank=True)
+    ready_for_demo = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["source", "stage"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.company or self.external_id or f"Lead {self.pk}"
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rpartition("@")[2].lower() if "@" in self.email else ""
+
+    # Transitions change the stage in memory only; services in leads.services lock the row,
+    # call them, save and write the event row.
+
+    @transition(field=stage, source=[Stage.LEAD, Stage.RECYCLED], target=Stage.MQL)
+    def qualify_mql(self) -> None:
+        pass
+
+    @transition(field=stage, source=Stage.MQL, target=Stage.SQL, conditions=[bant_complete])
+    def qualify_sql(self) -> None:
+        pass
+
+    @transition(field=stage, source=Stage.SQL, target=Stage.OPPORTUNITY)
+    def open_opportunity(self) -> None:
+        pass
+
+    @transition(field=stage, source=Stage.OPPORTUNITY, target=Stage.CUSTOMER)
+    def win(self) -> None:
+        pass
+
+    @transition(field=stage, source=[Stage.MQL, Stage.SQL], target=Stage.REJECTED)
+    def reject(self) -> None:
+        pass
+
+    @transition(field=stage, source=Stage.REJECTED, target=Stage.RECYCLED)
+    def recycle(self) -> None:
+        pass
+
+    @transition(
+        field=stage,
+        source=[Stage.LEAD, Stage.REJECTED, Stage.RECYCLED],
+        target=Stage.DISQUALIFIED,
+    )
+    def disqualify(self) -> None:
+        pass
+
+
+class LeadEvent(models.Model):
+    """One stage change: who made it (empty for the system), from where to where, and why."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    from_stage = models.CharField(max_length=20, choices=Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_stage} -> {self.to_stage}"
+
+
+class ActivityKind(models.TextChoices):
+    FORM_FILL = "form_fill", "Form fill"
+    DEMO_REQUEST = "demo_request", "Demo request"
+    CONTENT_DOWNLOAD = "content_download", "Content download"
+    PAGE_VISIT = "page_visit", "Page visit"
+    WEBINAR_REGISTERED = "webinar_registered", "Webinar registered"
+    WEBINAR_ATTENDED = "webinar_attended", "Webinar attended"
+    CHAT = "chat", "Chat"
+    EMAIL_OPEN = "email_open", "Email opened"
+    EMAIL_CLICK = "email_click", "Email click"
+    OTHER = "other", "Other"
+
+
+class Activity(models.Model):
+    """Something the lead did. `quantity` folds repeated visits into one row."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=30, choices=ActivityKind.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["lead", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.quantity})"
+
+
+class RuleCategory(models.TextChoices):
+    FIT = "fit", "Fit (who the lead is)"
+    BEHAVIOUR = "behaviour", "Behaviour (what the lead did)"
+
+
+class ScoringRule(models.Model):
+    """One MQL criterion. Fit rules test a lead field; behaviour rules count activities."""
+
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=10, choices=RuleCategory.choices)
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+    points = models.IntegerField(help_text="Negative points lower the score.")
+    disqualifier = models.BooleanField(
+        default=False, help_text="A lead that matches can never become MQL, whatever its score."
+    )
+
+    # Fit rules.
+    field = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="A lead field such as job_title, or attributes.<column> for imported extras.",
+    )
+    operator = models.CharField(max_length=10, choices=criteria.Operator.choices, blank=True)
+    value = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="one_of: comma-separated; between: low..high; matches: a regular expression.",
+    )
+
+    # Behaviour rules.
+    activity_kind = models.CharField(max_length=30, choices=ActivityKind.choices, blank=True)
+    detail_contains = models.CharField(max_length=200, blank=True)
+    half_life_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Points halve every this many days."
+    )
+    window_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Only activities this recent count."
+    )
+    cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most points this rule can give one lead."
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = criteria.rule_errors(self)
+        if errors:
+            raise ValidationError(errors)
+
+
+class ScoringSettings(models.Model):
+    """The MQL threshold. There is one row; `current()` creates it with defaults."""
+
+    mql_threshold = models.IntegerField(default=50)
+    fit_minimum = models.IntegerField(
+        default=0, help_text="The fit score a lead needs on top of the threshold."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "scoring settings"
+
+    def __str__(self) -> str:
+        return f"MQL at {self.mql_threshold} points, fit at least {self.fit_minimum}"
+
+    @classmethod
+    def current(cls) -> "ScoringSettings":
+        settings_row, _ = cls.objects.get_or_create(pk=1)
+        return settings_row
