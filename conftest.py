@@ -1,0 +1,33 @@
+"""Shared pytest set-up.
+
+Tests that need a real PostgreSQL or Redis carry the `postgres` or `redis` marker. Outside CI
+they skip when the server is not configured; in CI (CI=true) they fail instead, so that a
+missing server can never turn into a green run.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+
+def _missing_server(marker: str) -> str | None:
+    if marker == "postgres" and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if marker == "redis" and not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://..."
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _require_servers(request: pytest.FixtureRequest) -> None:
+    for marker in ("postgres", "redis"):
+        if request.node.get_closest_marker(marker) is None:
+            continue
+        problem = _missing_server(marker)
+        if problem is None:
+            continue
+        if os.environ.get("CI"):
+            pytest.fail(f"{problem} (CI must run this test, not skip it)")
+        pytest.skip(problem)
