@@ -12,10 +12,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "pass")
+    password = factory.django.Password("pass")
 
     @factory.post_generation
     def roles(self, create: bool, extracted: list[str] | None, **kwargs) -> None:  # noqa: ANN003
@@ -37,6 +38,7 @@ class RepFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Rep
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory, roles=[roles.BDR])
     team = factory.SubFactory(TeamFactory)
