@@ -141,7 +141,11 @@ def actor_may_act(*, handoff: Handoff, actor: AbstractBaseUser) -> bool:
 
 
 def _lock_for_actor(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
-    handoff = Handoff.objects.select_for_update().select_related("rep__team").get(pk=handoff_id)
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("rep__team")
+        .get(pk=handoff_id)
+    )
     if not actor_may_act(handoff=handoff, actor=actor):
         raise PermissionRefused(NOT_YOURS)
     return handoff
@@ -240,7 +244,11 @@ def handoff_reject(
         lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
         lead = lead_lock(lead_id=lead_id)
         if actor is None:
-            handoff = Handoff.objects.select_for_update().select_related("rep").get(pk=handoff_id)
+            handoff = (
+                Handoff.objects.select_for_update(of=("self",))
+                .select_related("rep")
+                .get(pk=handoff_id)
+            )
         else:
             handoff = _lock_for_actor(handoff_id=handoff_id, actor=actor)
         _require_transition(handoff, "reject")
@@ -277,7 +285,7 @@ def handoff_escalate(*, handoff_id: int, now: datetime | None = None) -> Escalat
     now = now or timezone.now()
     with transaction.atomic():
         handoff = (
-            Handoff.objects.select_for_update()
+            Handoff.objects.select_for_update(of=("self",))
             .select_related("rep__team", "rep__user", "lead")
             .filter(pk=handoff_id)
             .first()
