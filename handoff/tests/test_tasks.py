@@ -1,0 +1,211 @@
+"""The Celery tasks, run eagerly: the SLA sweep that beat starts, and the notification email."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from smtplib import SMTPException
+from unittest import mock
+
+import pytest
+import time_machine
+from celery.exceptions import Retry
+from django.conf import settings
+from django.core import mail
+
+from handoff import services
+from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent, Notification
+from handoff.services import handoff_accept, handoff_log_attempt
+from handoff.tasks import send_notification_email, sweep_overdue_handoffs
+from leads.services import lead_qualify_if_ready
+from leads.tests.factories import LeadFactory
+from reps.tests.factories import RepFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Tuesday 1 December 2026, 10:00 UTC; the rep works 09:00-17:00 UTC, so the default four
+# business hours run out at 14:00 the same day.
+NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
+DUE = datetime(2026, 12, 1, 14, tzinfo=UTC)
+
+
+@pytest.fixture
+def rep():
+    return RepFactory(user__username="bdr", team__manager__username="boss")
+
+
+def handed_off(rep) -> Handoff:  # noqa: ANN001
+    """An MQL given to the rep at NOW through the real qualification service."""
+    lead = LeadFactory(fit_score=25, engagement_score=50, score=75)
+    with time_machine.travel(NOW, tick=False):
+        handoff = lead_qualify_if_ready(lead_id=lead.pk)
+    assert handoff is not None
+    assert (handoff.rep_id, handoff.due_at) == (rep.pk, DUE)
+    return handoff
+
+
+def sweep_at(at: datetime, capture) -> int:  # noqa: ANN001
+    """Run the sweep task as beat would, with its after-commit emails sent."""
+    with time_machine.travel(at, tick=False), capture(execute=True):
+        return sweep_overdue_handoffs.delay().get()
+
+
+def test_sweep_task_escalates_an_overdue_handoff_and_emails_the_manager(
+    rep, django_capture_on_commit_callbacks
+):
+    handoff = handed_off(rep)
+
+    escalated = sweep_at(DUE, django_capture_on_commit_callbacks)
+
+    assert escalated == 1
+    escalation = Escalation.objects.get()
+    assert (escalation.handoff, escalation.level, escalation.rep, escalation.notified) == (
+        handoff,
+        EscalationLevel.MANAGER_ALERT,
+        rep,
+        rep.team.manager,
+    )
+    assert list(handoff.events.values_list("kind", flat=True)) == ["assigned", "escalated"]
+    notification = Notification.objects.get(recipient__username="boss")
+    assert (notification.kind, notification.key) == (
+        "handoff_escalated",
+        f"escalation:{escalation.pk}",
+    )
+    assert notification.emailed_at == DUE
+    assert [message.to for message in mail.outbox] == [["boss@example.com"]]
+    assert mail.outbox[0].subject.startswith("SLA missed: ")
+    assert f"/handoffs/{handoff.pk}/" in mail.outbox[0].body
+
+
+def test_second_sweep_adds_nothing(rep, django_capture_on_commit_callbacks):
+    handoff = handed_off(rep)
+    sweep_at(DUE, django_capture_on_commit_callbacks)
+
+    escalated = sweep_at(DUE + timedelta(minutes=1), django_capture_on_commit_callbacks)
+
+    assert escalated == 0
+    assert Escalation.objects.count() == 1
+    assert handoff.events.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 1
+    assert Notification.objects.filter(recipient__username="boss").count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_sweep_leaves_a_handoff_that_is_not_yet_due_untouched(
+    rep, django_capture_on_commit_callbacks
+):
+    handoff = handed_off(rep)
+
+    escalated = sweep_at(DUE - timedelta(seconds=1), django_capture_on_commit_callbacks)
+
+    assert escalated == 0
+    assert Escalation.objects.count() == 0
+    assert list(handoff.events.values_list("kind", flat=True)) == ["assigned"]
+    assert Notification.objects.filter(recipient__username="boss").count() == 0
+    assert mail.outbox == []
+
+
+def test_sweep_leaves_a_handoff_with_a_first_response_untouched(
+    rep, django_capture_on_commit_callbacks
+):
+    handoff = handed_off(rep)
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        handoff_log_attempt(
+            handoff_id=handoff.pk, actor=rep.user, channel="call", outcome="no_answer"
+        )
+
+    escalated = sweep_at(DUE + timedelta(hours=1), django_capture_on_commit_callbacks)
+
+    assert escalated == 0
+    assert Escalation.objects.count() == 0
+    assert list(handoff.events.values_list("kind", flat=True)) == ["assigned", "attempt"]
+    assert Notification.objects.filter(recipient__username="boss").count() == 0
+
+
+def test_sweep_escalates_an_accepted_handoff_with_no_contact_attempt(
+    rep, django_capture_on_commit_callbacks
+):
+    # Accepting says the rep saw the lead; only a contact attempt answers it.
+    handoff = handed_off(rep)
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        handoff_accept(handoff_id=handoff.pk, actor=rep.user)
+
+    escalated = sweep_at(DUE, django_capture_on_commit_callbacks)
+
+    assert escalated == 1
+    assert list(handoff.events.values_list("kind", flat=True)) == [
+        "assigned",
+        "accepted",
+        "escalated",
+    ]
+
+
+def test_sweep_after_downtime_pages_through_every_overdue_handoff_once(
+    rep, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(services, "SWEEP_BATCH_SIZE", 2)
+    handoffs = [handed_off(rep) for _ in range(5)]
+
+    first = sweep_at(DUE + timedelta(days=3), django_capture_on_commit_callbacks)
+    second = sweep_at(DUE + timedelta(days=3, minutes=1), django_capture_on_commit_callbacks)
+
+    assert (first, second) == (5, 0)
+    assert sorted(Escalation.objects.values_list("handoff_id", flat=True)) == sorted(
+        handoff.pk for handoff in handoffs
+    )
+    assert len(mail.outbox) == 5
+
+
+def test_email_task_sends_once_when_called_twice(caplog):
+    user = UserFactory(username="manager")
+    notification = Notification.objects.create(
+        recipient=user, kind="handoff_escalated", key="escalation:1", title="SLA missed", url="/x/"
+    )
+    caplog.set_level(logging.INFO, logger="handoff.tasks")
+
+    with time_machine.travel(NOW, tick=False):
+        first = send_notification_email.delay(notification.pk).get()
+        second = send_notification_email.delay(notification.pk).get()
+
+    assert (first, second) == (True, False)
+    notification.refresh_from_db()
+    assert notification.emailed_at == NOW
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["manager@example.com"]
+    assert mail.outbox[0].body == f"\n\n{settings.SITE_URL}/x/"
+    # The elapsed time varies; the rest of each line is fixed.
+    assert [
+        (record.levelname, record.getMessage().partition(" elapsed_ms=")[0])
+        for record in caplog.records
+        if record.name == "handoff.tasks"
+    ] == [
+        ("INFO", f"notification emailed notification_id={notification.pk}"),
+        ("WARNING", f"notification email already sent notification_id={notification.pk}"),
+    ]
+
+
+def test_email_task_gives_the_claim_back_when_sending_fails():
+    user = UserFactory(username="manager")
+    notification = Notification.objects.create(
+        recipient=user, kind="handoff_escalated", key="escalation:1", title="SLA missed"
+    )
+
+    with (
+        mock.patch("handoff.tasks.send_mail", side_effect=SMTPException("down")) as send,
+        pytest.raises(Retry) as retry,
+    ):
+        send_notification_email.delay(notification.pk)
+
+    # Celery is asked to try again later, and the row is free for that retry to claim.
+    assert send.call_count == 1
+    assert isinstance(retry.value.exc, SMTPException)
+    assert retry.value.when == 30
+    notification.refresh_from_db()
+    assert notification.emailed_at is None
+    assert mail.outbox == []
+
+    assert send_notification_email.delay(notification.pk).get() is True
+    assert len(mail.outbox) == 1
+
+
+def test_task_names_are_fixed_and_beat_schedules_the_sweep():
+    assert sweep_overdue_handoffs.name == "handoff.sweep_overdue_handoffs"
+    assert send_notification_email.name == "handoff.send_notification_email"
+    assert settings.CELERY_BEAT_SCHEDULE["sla-sweep"]["task"] == sweep_overdue_handoffs.name
