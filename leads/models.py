@@ -303,3 +303,38 @@ class ScoringSettings(models.Model):
     def current(cls) -> "ScoringSettings":
         settings_row, _ = cls.objects.get_or_create(pk=1)
         return settings_row
+
+
+class SourceToken(models.Model):
+    """A secret that lets one source (a website form, a webinar tool) post activities.
+
+    Only a hash is stored; the token itself is shown once, when it is created.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.label or 'token'}"
+
+
+class InboundRequest(models.Model):
+    """The answer given to one idempotency key, replayed when the sender retries."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    lead = models.ForeignKey(Lead, null=True, on_delete=models.SET_NULL, related_name="+")
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "key"], name="one_request_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.key}"

@@ -1,17 +1,30 @@
 """Every write to leads: stage transitions, scoring, and qualification to MQL."""
 
+import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from handoff.errors import TransitionRefused
-from leads.models import Lead, LeadEvent, ScoringRule, ScoringSettings, Stage, bant_missing
+from leads.models import (
+    Activity,
+    InboundRequest,
+    Lead,
+    LeadEvent,
+    ScoringRule,
+    ScoringSettings,
+    Source,
+    SourceToken,
+    Stage,
+    bant_missing,
+)
 from leads.scoring import Scorer, ScoreResult
 
 logger = logging.getLogger(__name__)
@@ -150,3 +163,116 @@ def lead_qualify_if_ready(
             reason=f"score {lead.score} reached the threshold {thresholds.mql_threshold}",
         )
         return handoff_assign(lead=lead, actor=actor, now=now)
+
+
+def lead_rescore_and_qualify(
+    *, lead_id: int, actor: AbstractBaseUser | None = None, now: datetime | None = None
+):  # noqa: ANN201 - returns a handoff.models.Handoff or None
+    """Rescore one lead after new activity and hand it off if it now qualifies."""
+    leads_rescore(lead_ids=[lead_id], now=now)
+    return lead_qualify_if_ready(lead_id=lead_id, actor=actor, now=now)
+
+
+def lead_match_or_create(*, source: Source, fields: dict) -> tuple[Lead, bool]:
+    """Find the lead by email (case-insensitive) or external id, or create it.
+
+    An existing lead only gains values it did not have: a form post never overwrites what sales
+    or an import recorded.
+    """
+    lead = None
+    if fields.get("email"):
+        lead = Lead.objects.filter(email__iexact=fields["email"]).order_by("pk").first()
+    if lead is None and fields.get("external_id"):
+        lead = Lead.objects.filter(external_id=fields["external_id"]).order_by("pk").first()
+    if lead is None:
+        return Lead.objects.create(source=source, **_non_blank(fields)), True
+    changed = [name for name, value in _non_blank(fields).items() if not getattr(lead, name)]
+    for name in changed:
+        setattr(lead, name, fields[name])
+    if changed:
+        lead.save(update_fields=[*changed, "updated_at"])
+    return lead, False
+
+
+def _non_blank(fields: dict) -> dict:
+    return {name: value for name, value in fields.items() if value not in (None, "")}
+
+
+def activity_ingest(
+    *, source: Source, key: str, lead_fields: dict, activity_fields: dict
+) -> tuple[dict, bool]:
+    """Record one inbound activity, rescore the lead and hand it off if it now qualifies.
+
+    Idempotent per (source, key): the first request's answer is stored in the same transaction
+    as its effects, and a retry gets that answer back with nothing new written. Two copies
+    racing each other are serialised by the unique key. Returns (response, replayed).
+    """
+    stored = InboundRequest.objects.filter(source=source, key=key).first()
+    if stored is not None:
+        logger.warning("inbound request replayed source_id=%s", source.pk)
+        return stored.response, True
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # Claim the key first: a concurrent copy blocks here until this one commits.
+            claim = InboundRequest.objects.create(source=source, key=key, response={})
+            lead, created = lead_match_or_create(source=source, fields=lead_fields)
+            activity = Activity.objects.create(
+                lead=lead,
+                kind=activity_fields["kind"],
+                detail=activity_fields.get("detail") or "",
+                quantity=activity_fields.get("quantity") or 1,
+                occurred_at=activity_fields.get("occurred_at") or now,
+            )
+            handoff = lead_rescore_and_qualify(lead_id=lead.pk, now=now)
+            lead.refresh_from_db()
+            if handoff is None:
+                handoff = lead.handoffs.filter(state__in=("assigned", "accepted")).first()
+            response = {
+                "lead_id": lead.pk,
+                "created": created,
+                "activity_id": activity.pk,
+                "score": lead.score,
+                "fit_score": lead.fit_score,
+                "engagement_score": lead.engagement_score,
+                "stage": lead.stage,
+                "handoff": (
+                    {
+                        "id": handoff.pk,
+                        "owner": handoff.rep.user.get_username(),
+                        "due_at": handoff.due_at.isoformat(),
+                    }
+                    if handoff
+                    else None
+                ),
+            }
+            claim.lead = lead
+            claim.response = response
+            claim.save(update_fields=["lead", "response"])
+    except IntegrityError:
+        stored = InboundRequest.objects.filter(source=source, key=key).first()
+        if stored is None:
+            raise
+        logger.warning("inbound request replayed after race source_id=%s", source.pk)
+        return stored.response, True
+    logger.info(
+        "inbound activity recorded source_id=%s lead_id=%s activity_id=%s stage=%s",
+        source.pk,
+        lead.pk,
+        activity.pk,
+        lead.stage,
+    )
+    return response, False
+
+
+def source_token_create(*, source: Source, label: str = "") -> str:
+    """Create an API token for a source and return it; only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    SourceToken.objects.create(source=source, token_hash=token_hash(token), label=label)
+    logger.info("source token created source_id=%s", source.pk)
+    return token
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
