@@ -122,7 +122,8 @@ class Handoff(ConcurrentTransitionMixin, models.Model):
     def accept(self) -> None:
         pass
 
-    @transition(field=state, source=OPEN_HANDOFF_STATES, target=HandoffState.QUALIFIED)
+    # Sales must have accepted the lead before it can call it SQL.
+    @transition(field=state, source=HandoffState.ACCEPTED, target=HandoffState.QUALIFIED)
     def qualify(self) -> None:
         pass
 

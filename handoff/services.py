@@ -18,7 +18,7 @@ from django_fsm import can_proceed
 
 from feedback.models import RejectionOutcome, RejectionReason
 from handoff import roles
-from handoff.errors import HandoffError, PermissionRefused, TransitionConflict
+from handoff.errors import HandoffError, PermissionRefused, TransitionConflict, TransitionRefused
 from handoff.models import (
     DEFAULT_FIRST_RESPONSE_HOURS,
     ContactAttempt,
@@ -26,12 +26,13 @@ from handoff.models import (
     EscalationLevel,
     Handoff,
     HandoffEvent,
+    HandoffState,
     SlaPolicy,
 )
 from handoff.notifications import notification_create
 from handoff.selectors import handoff_ids_overdue
-from leads.models import Lead
-from leads.services import lead_lock, lead_transition
+from leads.models import BANT_PARTS, Lead, bant_missing
+from leads.services import SQL_MISSING, lead_lock, lead_transition
 from reps.models import CompanyDayOff, Rep
 from reps.services import rep_pick
 
@@ -43,6 +44,12 @@ NOT_YOURS = "You can only act on handoffs you own or manage."
 ALREADY_CHANGED = "This handoff is already {state}; reload the page to see its current state."
 REASON_REQUIRED = "Choose a rejection reason."
 REASON_UNKNOWN = "The rejection reason '{reason}' is not an active reason."
+BANT_FIELDS = (
+    *(f"{part}_{suffix}" for part in BANT_PARTS for suffix in ("status", "note")),
+    "ready_for_demo",
+    "pain",
+    "context",
+)
 NOTE_REQUIRED = "Add a note: marketing needs to know why the lead was rejected."
 
 
@@ -272,6 +279,56 @@ def handoff_reject(
     logger.info(
         "handoff rejected handoff_id=%s reason=%s outcome=%s", handoff.pk, reason.code, outcome
     )
+    return handoff
+
+
+def lead_bant_update(*, handoff_id: int, actor: AbstractBaseUser, bant: dict) -> Lead:
+    """Save what the rep learned about budget, authority, need and timeline."""
+    unknown = set(bant) - set(BANT_FIELDS)
+    if unknown:
+        raise HandoffError(f"Unknown BANT fields: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
+        lead = lead_lock(lead_id=lead_id)
+        _lock_for_actor(handoff_id=handoff_id, actor=actor)
+        for name, value in bant.items():
+            setattr(lead, name, value)
+        lead.save(update_fields=[*bant, "updated_at"])
+    logger.info("bant updated lead_id=%s fields=%s", lead.pk, ",".join(sorted(bant)))
+    return lead
+
+
+def handoff_qualify(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
+    """Make the lead SQL: sales accepted it, BANT is confirmed and it is ready for a demo.
+
+    Refused with the list of what is missing, and nothing changed, otherwise.
+    """
+    with transaction.atomic():
+        lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
+        lead = lead_lock(lead_id=lead_id)
+        handoff = _lock_for_actor(handoff_id=handoff_id, actor=actor)
+        if not handoff.is_open:
+            raise TransitionConflict(
+                ALREADY_CHANGED.format(state=handoff.get_state_display().lower())
+            )
+        missing = bant_missing(lead)
+        if handoff.state != HandoffState.ACCEPTED:
+            missing.insert(0, "accepted by sales")
+        if missing:
+            raise TransitionRefused(SQL_MISSING.format(missing=", ".join(missing)))
+        from_state = handoff.state
+        handoff.qualify()
+        handoff.ended_at = timezone.now()
+        handoff.save(update_fields=["state", "ended_at"])
+        HandoffEvent.objects.create(
+            handoff=handoff,
+            kind=HandoffEvent.Kind.QUALIFIED,
+            actor=actor,
+            from_state=from_state,
+            to_state=handoff.state,
+        )
+        lead_transition(lead=lead, transition="qualify_sql", actor=actor, reason="BANT confirmed")
+    logger.info("handoff qualified handoff_id=%s lead_id=%s", handoff.pk, lead.pk)
     return handoff
 
 

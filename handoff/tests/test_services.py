@@ -5,7 +5,7 @@ import time_machine
 from django.core import mail
 
 from feedback.models import Rejection
-from handoff.errors import HandoffError, PermissionRefused, TransitionConflict
+from handoff.errors import HandoffError, PermissionRefused, TransitionConflict, TransitionRefused
 from handoff.models import (
     ContactAttempt,
     Escalation,
@@ -22,8 +22,10 @@ from handoff.services import (
     handoff_accept,
     handoff_escalate,
     handoff_log_attempt,
+    handoff_qualify,
     handoff_reject,
     handoffs_escalate_overdue,
+    lead_bant_update,
 )
 from leads.models import ActivityKind, Lead, LeadEvent, ScoringRule, Stage
 from leads.services import lead_qualify_if_ready, leads_rescore
@@ -229,3 +231,47 @@ def test_split_shift_rep_deadline_skips_lunch():
         handoff = lead_qualify_if_ready(lead_id=mql_ready_lead().pk, now=start)
     assert handoff.rep == rep
     assert handoff.due_at == datetime(2026, 12, 1, 14, tzinfo=UTC)
+
+
+BANT_CONFIRMED = {
+    "budget_status": "confirmed",
+    "authority_status": "confirmed",
+    "need_status": "confirmed",
+    "timeline_status": "confirmed",
+    "ready_for_demo": True,
+}
+
+
+def test_qualify_to_sql_needs_acceptance_and_bant(rep):
+    handoff = assign(mql_ready_lead())
+    lead_bant_update(handoff_id=handoff.pk, actor=rep.user, bant={"budget_status": "confirmed"})
+    with pytest.raises(TransitionRefused) as caught:
+        handoff_qualify(handoff_id=handoff.pk, actor=rep.user)
+    assert str(caught.value) == (
+        "This lead cannot become SQL yet. Missing: accepted by sales, authority, need, "
+        "timeline, ready for a demo or proposal."
+    )
+    handoff.refresh_from_db()
+    assert handoff.state == HandoffState.ASSIGNED
+    assert Lead.objects.get().stage == Stage.MQL
+
+
+def test_qualify_to_sql_when_everything_is_confirmed(rep):
+    handoff = assign(mql_ready_lead())
+    handoff_accept(handoff_id=handoff.pk, actor=rep.user)
+    lead_bant_update(handoff_id=handoff.pk, actor=rep.user, bant=BANT_CONFIRMED)
+    handoff_qualify(handoff_id=handoff.pk, actor=rep.user)
+    handoff.refresh_from_db()
+    assert handoff.state == HandoffState.QUALIFIED
+    lead = Lead.objects.get()
+    assert lead.stage == Stage.SQL
+    assert list(lead.events.values_list("to_stage", "reason")) == [
+        ("mql", "score 75 reached the threshold 50"),
+        ("sql", "BANT confirmed"),
+    ]
+
+
+def test_unknown_bant_field_is_refused(rep):
+    handoff = assign(mql_ready_lead())
+    with pytest.raises(HandoffError, match="Unknown BANT fields: stage"):
+        lead_bant_update(handoff_id=handoff.pk, actor=rep.user, bant={"stage": "customer"})
