@@ -14,6 +14,7 @@ from django.db import models
 
 if TYPE_CHECKING:
     from leads.models import Lead, ScoringRule
+    from leads.scoring import LeadFacts
 
 # Personal webmail: a lead writing from one of these is less likely to buy for a company.
 PERSONAL_EMAIL_DOMAINS = frozenset(
@@ -58,12 +59,12 @@ def email_domain_kind(domain: str) -> str:
     return "company"
 
 
-def lead_value(lead: Lead, field: str) -> Any:
+def lead_value(lead: Lead | LeadFacts, field: str) -> Any:
     """The value a fit rule sees for `field`; text is compared case-insensitively."""
     if field.startswith("attributes."):
         return (lead.attributes or {}).get(field.partition(".")[2], "")
     if field == "source":
-        return lead.source.slug if lead.source_id else ""
+        return lead.source_slug
     if field == "email_domain":
         return lead.email_domain
     if field == "email_domain_kind":

@@ -139,6 +139,10 @@ class Lead(FSMModelMixin, models.Model):
         return name or self.company or self.external_id or f"Lead {self.pk}"
 
     @property
+    def source_slug(self) -> str:
+        return self.source.slug if self.source_id else ""
+
+    @property
     def email_domain(self) -> str:
         return self.email.rpartition("@")[2].lower() if "@" in self.email else ""
 

@@ -19,6 +19,48 @@ from leads.models import Activity, Lead, RuleCategory, ScoringRule
 SECONDS_PER_DAY = 86400
 
 
+@dataclass(frozen=True, slots=True)
+class LeadFacts:
+    """The fields scoring reads, loaded without building model instances (bulk rescoring)."""
+
+    pk: int
+    email: str
+    job_title: str
+    industry: str
+    company_size: int | None
+    country: str
+    city: str
+    company: str
+    campaign: str
+    do_not_email: bool
+    do_not_call: bool
+    attributes: dict
+    source_slug: str
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rpartition("@")[2].lower() if "@" in self.email else ""
+
+
+# The columns LeadFacts is built from, in its field order ("source__slug" last).
+LEAD_FACT_COLUMNS = (
+    "pk", "email", "job_title", "industry", "company_size", "country", "city", "company",
+    "campaign", "do_not_email", "do_not_call", "attributes", "source__slug",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFacts:
+    pk: int
+    kind: str
+    detail: str
+    quantity: int
+    occurred_at: datetime
+
+
+ACTIVITY_FACT_COLUMNS = ("lead_id", "pk", "kind", "detail", "quantity", "occurred_at")
+
+
 @dataclass(frozen=True)
 class ScoreResult:
     fit: int
@@ -60,7 +102,9 @@ class Scorer:
             else:
                 self.behaviour_rules.append(_PreparedRule(rule, None))
 
-    def score(self, lead: Lead, activities: Sequence[Activity]) -> ScoreResult:
+    def score(
+        self, lead: Lead | LeadFacts, activities: Sequence[Activity | ActivityFacts]
+    ) -> ScoreResult:
         breakdown: list[dict[str, Any]] = []
         disqualified_by = ""
         fit = 0
@@ -88,8 +132,13 @@ class Scorer:
             )
 
         engagement = 0
+        by_kind: dict[str, list[Activity | ActivityFacts]] = {}
+        for activity in activities:
+            by_kind.setdefault(activity.kind, []).append(activity)
         for prepared in self.behaviour_rules:
-            entry = self._score_behaviour(prepared.rule, activities)
+            entry = self._score_behaviour(
+                prepared.rule, by_kind.get(prepared.rule.activity_kind, ())
+            )
             if entry is None:
                 continue
             engagement += entry["points"]
@@ -101,14 +150,13 @@ class Scorer:
         )
 
     def _score_behaviour(
-        self, rule: ScoringRule, activities: Sequence[Activity]
+        self, rule: ScoringRule, activities: Sequence[Activity | ActivityFacts]
     ) -> dict[str, Any] | None:
+        """Points for one rule from the lead's activities of the rule's kind."""
         items = []
         raw_total = 0.0
         needle = rule.detail_contains.casefold()
         for activity in activities:
-            if activity.kind != rule.activity_kind:
-                continue
             if needle and needle not in activity.detail.casefold():
                 continue
             age_days = max((self.now - activity.occurred_at).total_seconds(), 0) / SECONDS_PER_DAY
