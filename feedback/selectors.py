@@ -3,6 +3,10 @@ from django.db.models import Count, QuerySet
 from feedback.models import Rejection
 
 
+def rejection_count() -> int:
+    return Rejection.objects.count()
+
+
 def rejections_by_reason() -> list[dict]:
     return list(
         Rejection.objects.values("reason__label", "reason__outcome")
@@ -19,7 +23,15 @@ def rejections_by_source() -> list[dict]:
     )
 
 
+def rejections_by_campaign() -> list[dict]:
+    return list(
+        Rejection.objects.values("lead__campaign")
+        .annotate(count=Count("id"))
+        .order_by("-count", "lead__campaign")
+    )
+
+
 def rejection_list_recent(*, limit: int = 50) -> QuerySet[Rejection]:
     return Rejection.objects.select_related(
         "reason", "lead__source", "rejected_by", "handoff__rep__user"
-    ).order_by("-created_at")[:limit]
+    ).order_by("-created_at", "-id")[:limit]

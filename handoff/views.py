@@ -2,28 +2,40 @@
 renders or redirects; the rules live in handoff.services."""
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from handoff import roles, services
 from handoff.errors import HandoffError, PermissionRefused, TransitionConflict
 from handoff.forms import AttemptForm, RejectForm
+from handoff.models import Handoff
 from handoff.selectors import (
     escalations_for_manager,
     handoff_get_for_user,
     handoff_queue_for_user,
     team_handoffs_for_manager,
 )
+from handoff.templatetags.handoff_tags import sla_status
+
+MANAGER_DASHBOARD_LIMIT = 200
+ESCALATION_LIMIT = 100
+ACTIVITY_LIMIT = 50
+NOTIFICATION_LIMIT = 100
 
 
 def role_required(*allowed: str) -> Callable:
+    """Anonymous users go to the login page; signed-in users without the role get a 403."""
+
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         @login_required
@@ -35,6 +47,25 @@ def role_required(*allowed: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def _next_or(request: HttpRequest, default: str) -> str:
+    """Where to go after a POST: the form's `next` when it is a page of this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _sla_counts(handoffs: list[Handoff], now: datetime) -> dict[str, int]:
+    statuses = [sla_status(handoff=handoff, now=now) for handoff in handoffs]
+    return {
+        "breached": statuses.count("breached"),
+        "due_soon": statuses.count("soon"),
+        "total": len(handoffs),
+    }
 
 
 @login_required
@@ -61,32 +92,46 @@ def queue(request: HttpRequest) -> HttpResponse:
         {
             "handoffs": handoffs,
             "now": now,
-            "breached": sum(
-                1 for handoff in handoffs if handoff.due_at <= now and not handoff.first_response_at
-            ),
+            "counts": _sla_counts(handoffs, now),
             "reject_form": RejectForm(),
             "attempt_form": AttemptForm(),
         },
     )
 
 
+def _detail_context(
+    *,
+    user: AbstractBaseUser,
+    handoff: Handoff,
+    reject_form: RejectForm | None = None,
+    attempt_form: AttemptForm | None = None,
+) -> dict:
+    lead = handoff.lead
+    return {
+        "handoff": handoff,
+        "lead": lead,
+        "events": handoff.events.select_related("actor"),
+        "lead_events": lead.events.select_related("actor"),
+        "attempts": handoff.attempts.select_related("logged_by"),
+        "activities": lead.activities.all()[:ACTIVITY_LIMIT],
+        "fit_entries": [e for e in lead.score_breakdown if e.get("category") == "fit"],
+        "behaviour_entries": [e for e in lead.score_breakdown if e.get("category") != "fit"],
+        "now": timezone.now(),
+        # The forms show only to those the services would let act: the rep who holds the
+        # handoff and that rep's managers. RevOps can read the packet here and act in the admin.
+        "can_act": handoff.is_open
+        and roles.has_role(user, roles.BDR, roles.MANAGER)
+        and services.actor_may_act(handoff=handoff, actor=user),
+        "reject_form": reject_form or RejectForm(),
+        "attempt_form": attempt_form or AttemptForm(),
+    }
+
+
 @role_required(roles.BDR, roles.MANAGER, roles.REVOPS)
 def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
     handoff = handoff_get_for_user(handoff_id=handoff_id, user=request.user)
     return render(
-        request,
-        "handoff/detail.html",
-        {
-            "handoff": handoff,
-            "lead": handoff.lead,
-            "events": handoff.events.select_related("actor"),
-            "lead_events": handoff.lead.events.select_related("actor"),
-            "attempts": handoff.attempts.all(),
-            "activities": handoff.lead.activities.all()[:50],
-            "now": timezone.now(),
-            "reject_form": RejectForm(),
-            "attempt_form": AttemptForm(),
-        },
+        request, "handoff/detail.html", _detail_context(user=request.user, handoff=handoff)
     )
 
 
@@ -95,22 +140,22 @@ def _service_error_response(
 ) -> HttpResponse:
     if isinstance(error, PermissionRefused):
         raise PermissionDenied(str(error))
-    messages.error(request, str(error))
-    status = 409 if isinstance(error, TransitionConflict) else 400
-    response = redirect("handoff-detail", handoff_id=handoff_id)
-    if status == 409:
-        # A conflict is reported as such to scripts and htmx; browsers follow the page.
-        response = render(
+    if isinstance(error, TransitionConflict):
+        # A conflict is reported as such to scripts; people get a page that says what to do.
+        return render(
             request,
             "handoff/conflict.html",
             {"message": str(error), "handoff_id": handoff_id},
             status=409,
         )
-    return response
+    messages.error(request, str(error))
+    return redirect("handoff-detail", handoff_id=handoff_id)
 
 
-@require_POST
+# The role check comes before the method check so that anonymous visitors are always sent to
+# the login page, whatever the method.
 @role_required(roles.BDR, roles.MANAGER)
+@require_POST
 def handoff_accept_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     handoff_get_for_user(handoff_id=handoff_id, user=request.user)
     try:
@@ -118,31 +163,17 @@ def handoff_accept_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     except HandoffError as error:
         return _service_error_response(request, error, handoff_id)
     messages.success(request, "Accepted. The lead is yours to work.")
-    return redirect(request.POST.get("next") or "queue")
+    return redirect(_next_or(request, "queue"))
 
 
-@require_POST
 @role_required(roles.BDR, roles.MANAGER)
+@require_POST
 def handoff_reject_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     handoff = handoff_get_for_user(handoff_id=handoff_id, user=request.user)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "handoff/detail.html",
-            {
-                "handoff": handoff,
-                "lead": handoff.lead,
-                "events": handoff.events.select_related("actor"),
-                "lead_events": handoff.lead.events.select_related("actor"),
-                "attempts": handoff.attempts.all(),
-                "activities": handoff.lead.activities.all()[:50],
-                "now": timezone.now(),
-                "reject_form": form,
-                "attempt_form": AttemptForm(),
-            },
-            status=400,
-        )
+        context = _detail_context(user=request.user, handoff=handoff, reject_form=form)
+        return render(request, "handoff/detail.html", context, status=400)
     try:
         services.handoff_reject(
             handoff_id=handoff_id,
@@ -156,14 +187,14 @@ def handoff_reject_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     return redirect("queue")
 
 
-@require_POST
 @role_required(roles.BDR, roles.MANAGER)
+@require_POST
 def handoff_attempt_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
-    handoff_get_for_user(handoff_id=handoff_id, user=request.user)
+    handoff = handoff_get_for_user(handoff_id=handoff_id, user=request.user)
     form = AttemptForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a channel and an outcome for the attempt.")
-        return redirect("handoff-detail", handoff_id=handoff_id)
+        context = _detail_context(user=request.user, handoff=handoff, attempt_form=form)
+        return render(request, "handoff/detail.html", context, status=400)
     try:
         services.handoff_log_attempt(
             handoff_id=handoff_id,
@@ -175,24 +206,29 @@ def handoff_attempt_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     except HandoffError as error:
         return _service_error_response(request, error, handoff_id)
     messages.success(request, "Attempt logged.")
-    return redirect(request.POST.get("next") or "queue")
+    return redirect(_next_or(request, "queue"))
 
 
 @role_required(roles.MANAGER, roles.REVOPS)
 def manager_dashboard(request: HttpRequest) -> HttpResponse:
+    handoffs = list(team_handoffs_for_manager(user=request.user)[:MANAGER_DASHBOARD_LIMIT])
+    now = timezone.now()
     return render(
         request,
         "handoff/manager.html",
         {
-            "handoffs": team_handoffs_for_manager(user=request.user)[:200],
-            "escalations": escalations_for_manager(user=request.user)[:100],
-            "now": timezone.now(),
+            "handoffs": handoffs,
+            "counts": _sla_counts(handoffs, now),
+            "limit": MANAGER_DASHBOARD_LIMIT,
+            "escalations": escalations_for_manager(user=request.user)[:ESCALATION_LIMIT],
+            "now": now,
         },
     )
 
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
-    notifications = list(request.user.notifications.all()[:100])
+    notifications = list(request.user.notifications.all()[:NOTIFICATION_LIMIT])
+    # Reading the page is what marks them read; the list above still shows which were new.
     request.user.notifications.filter(read_at__isnull=True).update(read_at=timezone.now())
     return render(request, "handoff/notifications.html", {"notifications": notifications})

@@ -1,0 +1,142 @@
+"""Display helpers for the pages reps, managers and marketing work in.
+
+The SLA clock itself lives in handoff.services; these only describe a deadline that has already
+been computed. "Time left" is wall-clock time until `due_at`, which is what a rep can act on;
+the business hours are already folded into the deadline.
+"""
+
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django import template
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.dateparse import parse_datetime
+
+from leads.models import ActivityKind, BantStatus
+
+register = template.Library()
+
+# A handoff is flagged as due soon when its deadline is this close and nobody has responded.
+DUE_SOON = timedelta(hours=1)
+
+FALLBACK_TIMEZONE = "UTC"
+
+
+def duration_text(seconds: float) -> str:
+    """A short, human duration: "2d 4h", "3h 05m", "12m", "under a minute"."""
+    seconds = int(abs(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m"
+    return "under a minute"
+
+
+def time_left_text(*, due: datetime, now: datetime) -> str:
+    """ "3h 05m left" before the deadline, "overdue by 20m" from the deadline on.
+
+    A deadline that is exactly now counts as missed, as it does for the SLA sweep.
+    """
+    remaining = (due - now).total_seconds()
+    if remaining > 0:
+        return f"{duration_text(remaining)} left"
+    return f"overdue by {duration_text(remaining)}"
+
+
+def sla_status(*, handoff: Any, now: datetime) -> str:
+    """Where a handoff stands against its first-response deadline.
+
+    One of "responded", "breached", "soon" (due within DUE_SOON) or "ok". Both the queue's
+    counters and its row colours read this, so they always agree.
+    """
+    if handoff.first_response_at is not None:
+        return "responded"
+    if handoff.due_at <= now:
+        return "breached"
+    if handoff.due_at - now <= DUE_SOON:
+        return "soon"
+    return "ok"
+
+
+@register.filter
+def time_left(due: datetime | None, now: datetime) -> str:
+    if due is None or now is None:
+        return ""
+    return time_left_text(due=due, now=now)
+
+
+@register.filter(name="sla_status")
+def sla_status_filter(handoff: Any, now: datetime) -> str:
+    return sla_status(handoff=handoff, now=now)
+
+
+@register.filter
+def iso_utc(value: datetime | None) -> str:
+    """An instant as ISO 8601 in UTC, to the second, for scripts to read from data attributes."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+@register.filter
+def parse_iso(value: str | None) -> datetime | None:
+    """The ISO strings stored in a lead's score breakdown, back to datetimes for `|date`."""
+    if not value:
+        return None
+    return parse_datetime(value)
+
+
+@register.filter
+def activity_label(kind: str) -> str:
+    try:
+        return ActivityKind(kind).label
+    except ValueError:
+        return kind
+
+
+BANT_CLASSES = {
+    BantStatus.CONFIRMED: "text-bg-success",
+    BantStatus.NOT_MET: "text-bg-danger",
+    BantStatus.UNKNOWN: "text-bg-secondary",
+}
+
+
+@register.filter
+def bant_class(status: str) -> str:
+    return BANT_CLASSES.get(status, "text-bg-secondary")
+
+
+@register.filter
+def share_of(count: int, total: int) -> int:
+    """A whole-number percentage, for the bars on the feedback page."""
+    if not total:
+        return 0
+    return round(100 * count / total)
+
+
+@register.simple_tag(takes_context=True)
+def viewer_timezone(context: template.Context) -> str:
+    """The timezone pages are shown in: the viewer's own rep calendar, else UTC.
+
+    A rep reads deadlines in the same local time their SLA clock runs on; managers, marketing
+    and RevOps work across reps in several zones, so they get one unambiguous zone.
+    """
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return FALLBACK_TIMEZONE
+    try:
+        name = user.rep.timezone
+    except ObjectDoesNotExist:
+        return FALLBACK_TIMEZONE
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return FALLBACK_TIMEZONE
+    return name
