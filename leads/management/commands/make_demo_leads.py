@@ -31,6 +31,12 @@ HEADERS = [
     "Lead Source",
     "Campaign",
     "Created Date",
+    # What the lead did, as marketing automation counts it; the import turns each into activities.
+    "Website Visits",
+    "Pricing Page Visits",
+    "Content Downloads",
+    "Webinar Attended",
+    "Email Clicks",
 ]
 CREATED_DATE_FORMAT = "%Y-%m-%d %H:%M"
 HISTORY_DAYS = 14
@@ -58,15 +64,21 @@ COUNTRIES = [
     Country("Ireland", "en_IE", "+353 ## ### ####", "ie", 5),
 ]
 
-# Lead source: weight and the campaigns that bring it in.
+# Lead source: weight, the campaigns that bring it in, and how keen such a lead usually is
+# (0 to 1), which drives how much else it did.
 SOURCES = {
-    "Demo request": (20, ["Website - Book a demo", "G2 profile - Request a demo"]),
-    "Pricing-page visit": (25, ["Google Ads - Pricing", "LinkedIn retargeting - Pricing"]),
+    "Demo request": (20, ["Website - Book a demo", "G2 profile - Request a demo"], 0.9),
+    "Pricing-page visit": (25, ["Google Ads - Pricing", "LinkedIn retargeting - Pricing"], 0.6),
     "Case-study download": (
         25,
         ["Case study - Northwind Logistics", "LinkedIn - Case studies", "Organic search"],
+        0.4,
     ),
-    "Newsletter signup": (30, ["Monthly newsletter", "Blog footer signup", "Webinar - RevOps 101"]),
+    "Newsletter signup": (
+        30,
+        ["Monthly newsletter", "Blog footer signup", "Webinar - RevOps 101"],
+        0.25,
+    ),
 }
 
 # Buyers and sponsors, the people who do the work, and those who will not buy.
@@ -127,7 +139,7 @@ def demo_lead_rows(*, rows: int, seed: int, now: datetime) -> list[dict[str, str
         fake = fakers[country.locale]
         first, last = fake.first_name(), fake.last_name()
         company = fake.company()
-        source = _weighted(rng, [(name, weight) for name, (weight, _) in SOURCES.items()])
+        source = _weighted(rng, [(name, weight) for name, (weight, _, _) in SOURCES.items()])
         low, high = _weighted(rng, [((low, high), weight) for low, high, weight in EMPLOYEE_BANDS])
         email = _unique_email(
             rng, used_emails, first=first, last=last, company=company, tld=country.tld
@@ -148,9 +160,27 @@ def demo_lead_rows(*, rows: int, seed: int, now: datetime) -> list[dict[str, str
                 "Lead Source": source,
                 "Campaign": rng.choice(SOURCES[source][1]),
                 "Created Date": created.strftime(CREATED_DATE_FORMAT),
+                **_engagement(rng, source),
             }
         )
     return result
+
+
+def _engagement(rng: random.Random, source: str) -> dict[str, str]:
+    """Activity counts that follow the source: a demo request browsed more than a newsletter
+    reader, with enough spread that some of each kind qualify and some do not."""
+    intent = min(1.0, max(0.0, rng.gauss(SOURCES[source][2], 0.25)))
+    pricing = int(source == "Pricing-page visit") + sum(
+        rng.random() < intent * 0.6 for _ in range(2)
+    )
+    downloads = int(source == "Case-study download") + int(rng.random() < intent * 0.5)
+    return {
+        "Website Visits": str(rng.randint(0, 2 + round(intent * 10))),
+        "Pricing Page Visits": str(pricing),
+        "Content Downloads": str(downloads),
+        "Webinar Attended": "Yes" if rng.random() < 0.05 + intent * 0.25 else "No",
+        "Email Clicks": str(rng.randint(0, round(intent * 4))),
+    }
 
 
 def _unique_email(
