@@ -1,0 +1,98 @@
+"""The admin pages RevOps works in, and the rule that no admin form writes a state field."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from handoff.models import Escalation, Handoff, HandoffEvent
+from handoff.services import handoff_escalate
+from leads.services import lead_qualify_if_ready
+from leads.tests.factories import LeadFactory
+from reps.models import Rep
+
+pytestmark = pytest.mark.django_db
+
+ADMIN_MODELS = [
+    "handoff/slapolicy",
+    "handoff/handoff",
+    "handoff/escalation",
+    "handoff/notification",
+    "reps/rep",
+    "reps/team",
+    "reps/companydayoff",
+    "feedback/rejectionreason",
+    "feedback/rejection",
+]
+
+
+@pytest.fixture
+def revops_client(client, django_user_model):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(django_user_model.objects.get(username="revops"))
+    return client
+
+
+@pytest.fixture
+def handoff():
+    call_command("seed_demo", stdout=StringIO())
+    lead = LeadFactory(fit_score=25, engagement_score=50, score=75)
+    return lead_qualify_if_ready(lead_id=lead.pk)
+
+
+@pytest.mark.parametrize("model", ADMIN_MODELS)
+def test_revops_can_open_every_admin_list(revops_client, model):
+    response = revops_client.get(f"/admin/{model}/")
+
+    assert response.status_code == 200
+
+
+def test_revops_can_open_a_rep_with_hours_and_absences_inline(revops_client):
+    rep = Rep.objects.get(user__username="bdr3")
+
+    response = revops_client.get(reverse("admin:reps_rep_change", args=[rep.pk]))
+
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][0].formset.initial_form_count() == 10
+
+
+def test_handoff_admin_shows_a_handoff_read_only_and_refuses_a_post(revops_client, handoff):
+    url = reverse("admin:handoff_handoff_change", args=[handoff.pk])
+
+    page = revops_client.get(url)
+    post = revops_client.post(url, {"state": "qualified"})
+
+    assert page.status_code == 200
+    assert 'name="state"' not in page.content.decode()
+    assert post.status_code == 403
+    handoff.refresh_from_db()
+    assert handoff.state == "assigned"
+    assert revops_client.get(reverse("admin:handoff_handoff_add")).status_code == 403
+
+
+def test_escalate_action_calls_the_service_and_escalates_only_overdue_handoffs(
+    revops_client, handoff
+):
+    in_time = revops_client.post(
+        reverse("admin:handoff_handoff_changelist"),
+        {"action": "escalate_overdue", "_selected_action": [handoff.pk]},
+    )
+    assert in_time.status_code == 302
+    assert Escalation.objects.count() == 0
+
+    Handoff.objects.filter(pk=handoff.pk).update(due_at=handoff.assigned_at)
+    revops_client.post(
+        reverse("admin:handoff_handoff_changelist"),
+        {"action": "escalate_overdue", "_selected_action": [handoff.pk]},
+    )
+
+    assert Escalation.objects.get().handoff_id == handoff.pk
+    assert handoff.events.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 1
+    # The service itself refuses a second escalation at the same level.
+    assert handoff_escalate(handoff_id=handoff.pk) is None
+
+
+def test_escalation_and_rejection_admin_refuse_changes(revops_client):
+    assert revops_client.get(reverse("admin:handoff_escalation_add")).status_code == 403
+    assert revops_client.get(reverse("admin:feedback_rejection_add")).status_code == 403
