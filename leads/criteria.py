@@ -7,6 +7,7 @@ parsing decides whether a lead matches), so that a rule the admin accepts always
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -106,27 +107,37 @@ def _as_text(raw: Any) -> str:
     return str(raw).strip().casefold()
 
 
-def fit_matches(*, operator: str, value: str, raw: Any, pattern: re.Pattern | None = None) -> bool:
-    """Whether one lead value satisfies a fit rule. An empty value never matches."""
+def fit_test(*, operator: str, value: str) -> Callable[[Any], bool]:
+    """Compile a fit rule into a test of one lead value. An empty value never matches.
+
+    Parsing happens once here, so that scoring many leads does not re-read the rule.
+    """
     if operator == Operator.BETWEEN:
-        number = _as_number(raw)
-        if number is None:
-            return False
         low, high = parse_between(value)
-        return low <= number <= high
-    text = _as_text(raw)
-    if not text:
-        return False
+
+        def in_range(raw: Any) -> bool:
+            number = _as_number(raw)
+            return number is not None and low <= number <= high
+
+        return in_range
     if operator == Operator.EQUALS:
-        return text == value.strip().casefold()
+        expected = value.strip().casefold()
+        return lambda raw: _as_text(raw) == expected if raw not in (None, "") else False
     if operator == Operator.ONE_OF:
-        return text in split_choices(value)
+        choices = frozenset(split_choices(value))
+        return lambda raw: _as_text(raw) in choices if raw not in (None, "") else False
     if operator == Operator.CONTAINS:
-        return value.strip().casefold() in text
+        needle = value.strip().casefold()
+        return lambda raw: bool(raw not in (None, "") and needle in _as_text(raw))
     if operator == Operator.MATCHES:
-        compiled = pattern or re.compile(value, re.IGNORECASE)
-        return compiled.search(text) is not None
+        pattern = re.compile(value, re.IGNORECASE)
+        return lambda raw: bool(raw not in (None, "") and pattern.search(_as_text(raw)))
     raise ValueError(f"unknown operator '{operator}'")
+
+
+def fit_matches(*, operator: str, value: str, raw: Any) -> bool:
+    """Whether one lead value satisfies a fit rule."""
+    return fit_test(operator=operator, value=value)(raw)
 
 
 def rule_errors(rule: ScoringRule) -> dict[str, str]:

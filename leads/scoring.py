@@ -7,8 +7,7 @@ earned it, so that anybody can read why a lead scored what it did.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,7 +78,7 @@ class ScoreResult:
 @dataclass(frozen=True)
 class _PreparedRule:
     rule: ScoringRule
-    pattern: re.Pattern | None
+    test: Callable[[Any], bool] | None
 
 
 class Scorer:
@@ -93,12 +92,8 @@ class Scorer:
             if not rule.active:
                 continue
             if rule.category == RuleCategory.FIT:
-                pattern = (
-                    re.compile(rule.value, re.IGNORECASE)
-                    if rule.operator == criteria.Operator.MATCHES
-                    else None
-                )
-                self.fit_rules.append(_PreparedRule(rule, pattern))
+                test = criteria.fit_test(operator=rule.operator, value=rule.value)
+                self.fit_rules.append(_PreparedRule(rule, test))
             else:
                 self.behaviour_rules.append(_PreparedRule(rule, None))
 
@@ -108,13 +103,14 @@ class Scorer:
         breakdown: list[dict[str, Any]] = []
         disqualified_by = ""
         fit = 0
+        # Several rules often read the same field (the email's kind, say): look it up once.
+        values: dict[str, Any] = {}
         for prepared in self.fit_rules:
             rule = prepared.rule
-            raw = criteria.lead_value(lead, rule.field)
-            matched = criteria.fit_matches(
-                operator=rule.operator, value=rule.value, raw=raw, pattern=prepared.pattern
-            )
-            if not matched:
+            if rule.field not in values:
+                values[rule.field] = criteria.lead_value(lead, rule.field)
+            raw = values[rule.field]
+            if not prepared.test(raw):
                 continue
             fit += rule.points
             if rule.disqualifier and not disqualified_by:

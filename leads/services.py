@@ -147,38 +147,50 @@ def _write_scores(scored: list[tuple[int, ScoreResult]], now: datetime) -> None:
     if not scored:
         return
     if connection.vendor == "postgresql":
-        # One UPDATE ... FROM (VALUES ...) per batch: far cheaper than bulk_update's CASE
-        # expressions over thousands of rows.
-        placeholders = ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s)"] * len(scored))
-        params: list = [now]
-        for lead_id, result in scored:
-            params += [
-                lead_id,
-                result.total,
-                result.fit,
-                result.engagement,
-                json.dumps(result.breakdown),
-                result.disqualified_by,
-            ]
-        with connection.cursor() as cursor:
+        # COPY the batch into a temporary table and update from it in one statement: far
+        # cheaper than bulk_update's CASE expressions, or thousands of bound parameters.
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                f"""
-                UPDATE leads_lead AS lead SET score = v.score, fit_score = v.fit,
-                    engagement_score = v.engagement, score_breakdown = v.breakdown,
-                    disqualified_by = v.disqualified_by, scored_at = %s::timestamptz
-                FROM (VALUES {placeholders})
-                    AS v(id, score, fit, engagement, breakdown, disqualified_by)
-                WHERE lead.id = v.id
-                """,
-                params,
+                "CREATE TEMPORARY TABLE IF NOT EXISTS lead_score_batch (id bigint, score integer,"
+                " fit integer, engagement integer, breakdown jsonb, disqualified_by text)"
+                " ON COMMIT DELETE ROWS"
+            )
+            with cursor.connection.cursor().copy("COPY lead_score_batch FROM STDIN") as copy:
+                for lead_id, result in scored:
+                    copy.write_row(
+                        (
+                            lead_id,
+                            result.total,
+                            result.fit,
+                            result.engagement,
+                            json.dumps(result.breakdown),
+                            result.disqualified_by,
+                        )
+                    )
+            cursor.execute(
+                "UPDATE leads_lead AS lead SET score = v.score, fit_score = v.fit,"
+                " engagement_score = v.engagement, score_breakdown = v.breakdown,"
+                " disqualified_by = v.disqualified_by, scored_at = %s"
+                " FROM lead_score_batch AS v WHERE lead.id = v.id",
+                [now],
             )
         return
-    leads = []
+    # Elsewhere (SQLite in development and tests), one parametrised UPDATE run per row:
+    # bulk_update's CASE expressions cost about a millisecond per lead and field there.
+    fields = [Lead._meta.get_field(name) for name in SCORE_FIELDS]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    rows = []
     for lead_id, result in scored:
         lead = Lead(pk=lead_id)
         _apply_score(lead, result, now)
-        leads.append(lead)
-    Lead.objects.bulk_update(leads, SCORE_FIELDS)
+        values = [f.get_db_prep_save(getattr(lead, f.attname), connection) for f in fields]
+        rows.append([*values, lead_id])
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {connection.ops.quote_name(Lead._meta.db_table)} SET {assignments} "
+            f"WHERE {connection.ops.quote_name(Lead._meta.pk.column)} = %s",
+            rows,
+        )
 
 
 def lead_qualify_if_ready(

@@ -1,0 +1,73 @@
+"""Shared set-up for the benchmarks: a throwaway PostgreSQL database and bulk loaders.
+
+Benchmarks run against their own database (`<name>_bench`) so that they never touch the data
+of a running install, and load rows with COPY so that set-up time does not drown the
+measurement.
+"""
+
+import os
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/test"
+
+
+def setup_django() -> None:
+    """Point Django at a fresh bench database and migrate it."""
+    import psycopg
+
+    base_url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    if not base_url.startswith("postgres"):
+        sys.exit("The benchmarks need PostgreSQL: set DATABASE_URL=postgres://...")
+    head, _, name = base_url.rpartition("/")
+    bench_name = f"{name.split('?')[0]}_bench"
+    with psycopg.connect(base_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{bench_name}"')
+    os.environ["DATABASE_URL"] = f"{head}/{bench_name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handoff.settings.local")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def copy_rows(table: str, columns: list[str], rows: Iterator[tuple]) -> int:
+    from django.db import connection
+
+    count = 0
+    with connection.cursor() as cursor:
+        with cursor.connection.cursor().copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+    return count
+
+
+@contextmanager
+def timed(label: str) -> Iterator[dict]:
+    result: dict = {}
+    started = time.perf_counter()
+    yield result
+    result["seconds"] = time.perf_counter() - started
+    print(f"  {label}: {result['seconds']:.2f} s", flush=True)
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(name: str, **values: object) -> None:
+    parts = ", ".join(f"{key}={value}" for key, value in values.items())
+    print(f"RESULT {name}: {parts}", flush=True)
