@@ -45,13 +45,13 @@ def copy_rows(table: str, columns: list[str], rows: Iterator[tuple]) -> int:
     from django.db import connection
 
     count = 0
-    with connection.cursor() as cursor:
-        with cursor.connection.cursor().copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+    with (
+        connection.cursor() as cursor,
+        cursor.connection.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            count += 1
     return count
 
 

@@ -23,8 +23,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from leads.models import Lead, Source
     import leads.services as services
+    from leads.models import Lead, Source
 
     rng = random.Random(7)
     now = datetime(2026, 12, 1, tzinfo=UTC)
