@@ -48,7 +48,7 @@ install-dev: $(VENV)/.installed-dev
 
 # The file-system broker needs its folders before the worker or beat touch it.
 dirs:
-	@mkdir -p var/broker/out var/broker/processed var/mail
+	@mkdir -p var/broker/out var/broker/processed var/broker/control var/mail
 
 migrate: install dirs
 	$(PY) manage.py migrate --noinput
