@@ -37,6 +37,7 @@ FIT_FIELDS = frozenset(
     {
         "job_title", "industry", "company_size", "country", "city", "company", "campaign",
         "source", "email_domain", "email_domain_kind", "do_not_email", "do_not_call",
+        "do_not_contact", "existing_customer",
     }
 )  # fmt: skip
 NUMERIC_FIELDS = frozenset({"company_size"})
@@ -70,6 +71,8 @@ def lead_value(lead: Lead | LeadFacts, field: str) -> Any:
         return lead.email_domain
     if field == "email_domain_kind":
         return email_domain_kind(lead.email_domain)
+    if field == "do_not_contact":
+        return lead.do_not_email and lead.do_not_call
     return getattr(lead, field)
 
 

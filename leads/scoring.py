@@ -84,8 +84,16 @@ class _PreparedRule:
 class Scorer:
     """Scores leads against one fixed set of rules at one instant."""
 
-    def __init__(self, *, rules: Iterable[ScoringRule], now: datetime) -> None:
+    def __init__(
+        self,
+        *,
+        rules: Iterable[ScoringRule],
+        now: datetime,
+        customer_domains: frozenset[str] = frozenset(),
+    ) -> None:
         self.now = now
+        # Company domains that already have a customer: a new lead from one is not new business.
+        self.customer_domains = customer_domains
         self.fit_rules: list[_PreparedRule] = []
         self.behaviour_rules: list[_PreparedRule] = []
         for rule in rules:
@@ -107,7 +115,9 @@ class Scorer:
         values: dict[str, Any] = {}
         for prepared in self.fit_rules:
             rule = prepared.rule
-            if rule.field not in values:
+            if rule.field == "existing_customer":
+                values[rule.field] = lead.email_domain in self.customer_domains
+            elif rule.field not in values:
                 values[rule.field] = criteria.lead_value(lead, rule.field)
             raw = values[rule.field]
             if not prepared.test(raw):

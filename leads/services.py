@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from handoff.errors import TransitionRefused
+from leads import criteria
 from leads.models import (
     Activity,
     InboundRequest,
@@ -90,7 +91,24 @@ def lead_lock(*, lead_id: int) -> Lead:
 
 
 def scorer_current(*, now: datetime | None = None) -> Scorer:
-    return Scorer(rules=ScoringRule.objects.filter(active=True), now=now or timezone.now())
+    return Scorer(
+        rules=ScoringRule.objects.filter(active=True),
+        now=now or timezone.now(),
+        customer_domains=customer_domains(),
+    )
+
+
+def customer_domains() -> frozenset[str]:
+    """Company email domains of leads that became customers (webmail domains excluded)."""
+    domains = {
+        email.rpartition("@")[2].lower()
+        for email in Lead.objects.in_stage(Stage.CUSTOMER)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    }
+    return frozenset(
+        domain for domain in domains if criteria.email_domain_kind(domain) == "company"
+    )
 
 
 def _apply_score(lead: Lead, result: ScoreResult, now: datetime) -> None:
@@ -191,6 +209,35 @@ def _write_scores(scored: list[tuple[int, ScoreResult]], now: datetime) -> None:
             f"WHERE {connection.ops.quote_name(Lead._meta.pk.column)} = %s",
             rows,
         )
+
+
+def leads_rescore_open(*, now: datetime | None = None) -> tuple[int, int]:
+    """The nightly pass: rescore every lead that can still qualify or is being worked, so that
+    decay and rule changes take effect, then hand off the ones that now qualify.
+
+    A lower score never demotes an MQL: stages only move through transitions, and rescoring
+    makes none. Returns (rescored, handed off).
+    """
+    now = now or timezone.now()
+    open_stages = (Stage.LEAD, Stage.RECYCLED, Stage.MQL)
+    ids = list(Lead.objects.in_stage(*open_stages).order_by("pk").values_list("pk", flat=True))
+    rescored = leads_rescore(lead_ids=ids, now=now)
+    thresholds = ScoringSettings.current()
+    candidates = (
+        Lead.objects.in_stage(Stage.LEAD, Stage.RECYCLED)
+        .filter(
+            score__gte=thresholds.mql_threshold,
+            fit_score__gte=thresholds.fit_minimum,
+            disqualified_by="",
+            mql_count__lt=MAX_MQL_QUALIFICATIONS,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    handed_off = sum(
+        1 for lead_id in candidates if lead_qualify_if_ready(lead_id=lead_id, now=now) is not None
+    )
+    return rescored, handed_off
 
 
 def lead_qualify_if_ready(

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -133,6 +134,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # run a real beat shorten it.
 SLA_SWEEP_SECONDS = env.float("HANDOFF_SLA_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
+    # Decay and rule changes reach every open lead once a night, at a quiet hour.
+    "nightly-rescore": {
+        "task": "leads.rescore_open_leads",
+        "schedule": crontab(hour=2, minute=15),
+        "options": {"expires": 3600},
+    },
     "sla-sweep": {
         "task": "handoff.sweep_overdue_handoffs",
         "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),

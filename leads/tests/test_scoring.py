@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from leads.models import ActivityKind, RuleCategory, ScoringRule
+from leads.models import ActivityKind, Lead, RuleCategory, ScoringRule
 from leads.scoring import Scorer
 from leads.tests.factories import (
     ActivityFactory,
@@ -220,3 +220,47 @@ def test_shipped_default_rules_are_all_valid(django_db_setup):
     assert ScoringRule.objects.count() == len(migration.FIT_RULES) + len(migration.BEHAVIOUR_RULES)
     for rule in ScoringRule.objects.all():
         rule.full_clean()
+
+
+def test_do_not_contact_needs_both_flags():
+    FitRuleFactory(
+        field="do_not_contact",
+        operator="equals",
+        value="yes",
+        points=0,
+        disqualifier=True,
+        name="DNC",
+    )
+    assert (
+        score(LeadFactory.build(do_not_email=True, do_not_call=False, source=None)).disqualified_by
+        == ""
+    )
+    assert (
+        score(LeadFactory.build(do_not_email=True, do_not_call=True, source=None)).disqualified_by
+        == "DNC"
+    )
+
+
+def test_existing_customer_domain_disqualifies():
+    from leads.services import scorer_current
+
+    FitRuleFactory(
+        field="existing_customer",
+        operator="equals",
+        value="yes",
+        points=0,
+        disqualifier=True,
+        name="Customer",
+    )
+    company_customer = LeadFactory(email="cfo@bigco.example")
+    webmail_customer = LeadFactory(email="someone@gmail.com")
+    Lead.objects.filter(pk__in=[company_customer.pk, webmail_customer.pk]).update(stage="customer")
+    scorer = scorer_current(now=NOW)
+    assert (
+        scorer.score(LeadFactory.build(email="new@BigCo.example", source=None), []).disqualified_by
+        == "Customer"
+    )
+    assert (
+        scorer.score(LeadFactory.build(email="other@gmail.com", source=None), []).disqualified_by
+        == ""
+    )
