@@ -34,7 +34,7 @@ from handoff.selectors import handoff_ids_overdue
 from leads.models import BANT_PARTS, Lead, bant_missing
 from leads.services import SQL_MISSING, lead_lock, lead_transition
 from reps.models import CompanyDayOff, Rep
-from reps.services import rep_pick
+from reps.services import rep_route
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def handoff_assign(
     the managers hear about it once a day, however many leads pile up.
     """
     now = now or timezone.now()
-    decision = rep_pick(now=now)
+    decision = rep_route(lead=lead, now=now)
     if decision.rep is None:
         logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
         _alert_managers_nobody_eligible(now=now)

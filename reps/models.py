@@ -182,3 +182,47 @@ class CompanyDayOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.name}"
+
+
+class RoutingRule(models.Model):
+    """Which reps may take a lead. Rules are tried in order and the first match wins; a rule
+    with no conditions is the fallback pool that catches the rest."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    countries = models.CharField(
+        max_length=500, blank=True, help_text="Comma-separated; empty matches any country."
+    )
+    industries = models.CharField(
+        max_length=500, blank=True, help_text="Comma-separated; empty matches any industry."
+    )
+    sources = models.ManyToManyField(
+        "leads.Source", blank=True, help_text="Empty matches any source."
+    )
+    min_company_size = models.PositiveIntegerField(null=True, blank=True)
+    max_company_size = models.PositiveIntegerField(null=True, blank=True)
+    min_score = models.IntegerField(null=True, blank=True)
+
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    reps = models.ManyToManyField(Rep, blank=True, related_name="routing_rules")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if (
+            self.min_company_size is not None
+            and self.max_company_size is not None
+            and self.min_company_size > self.max_company_size
+        ):
+            raise ValidationError(
+                f"Rule '{self.name}': the minimum company size {self.min_company_size} is above "
+                f"the maximum {self.max_company_size}."
+            )

@@ -1,20 +1,23 @@
 """Routing: which rep gets a lead.
 
-Smooth weighted round robin over the reps who can take a lead now. Each eligible rep earns
-its weight (weekly capacity) in credit at every pick; the rep with the most credit wins and
-pays back the sum of the weights. Over time each rep's share follows its weight, with no
-bursts. Reps who are not eligible earn nothing, so a rep back from leave is not flooded to
-catch up.
+In order: the account's owner, when the lead's company already has one who can take it; then
+the first routing rule that matches the lead, whose reps share its leads by smooth weighted
+round robin. Each eligible rep earns its weight (weekly capacity) in credit at every pick; the
+rep with the most credit wins and pays back the sum of the weights, so over time each rep's
+share follows its weight, without bursts. Reps who are not eligible earn nothing, so a rep
+back from leave is not flooded to catch up.
 """
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from reps.models import Rep
-from reps.selectors import rep_assigned_this_week
+from leads.models import Lead
+from reps.models import Rep, RoutingRule
+from reps.selectors import account_owner_for, rep_assigned_this_week, routing_rule_for
 
 logger = logging.getLogger(__name__)
 
@@ -22,34 +25,56 @@ logger = logging.getLogger(__name__)
 @dataclass
 class RoutingDecision:
     rep: Rep | None
+    rule: RoutingRule | None = None
+    # How the rep was found: "account owner", "rule", or "all reps".
+    route: str = ""
+    eligible: list[Rep] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
 
 
-def rep_pick(*, now: datetime | None = None, candidates=None) -> RoutingDecision:  # noqa: ANN001
-    """Choose the next rep and update the round-robin state.
+def _ineligible_reason(rep: Rep, *, now: datetime, loads: dict[int, int]) -> str | None:
+    if not rep.active or not rep.user.is_active:
+        return "inactive"
+    if any(absence.covers(now) for absence in rep.absences.all()):
+        return "out of office"
+    if not rep.working_periods.all():
+        return "no working hours"
+    if loads.get(rep.pk, 0) >= rep.weekly_capacity:
+        return "at weekly capacity"
+    return None
 
-    Must run inside a transaction: the candidate rows are locked (in id order, so that
-    concurrent pickers queue rather than deadlock) before credits are read and written.
+
+def _lock(candidates: QuerySet[Rep]) -> list[Rep]:
+    # Lock in id order, so that concurrent pickers queue rather than deadlock.
+    return list(
+        candidates.select_for_update(of=("self",))
+        .select_related("user")
+        .order_by("pk")
+        .prefetch_related("absences", "working_periods")
+    )
+
+
+def rep_pick(
+    *, now: datetime | None = None, candidates: QuerySet[Rep] | None = None, dry_run: bool = False
+) -> RoutingDecision:
+    """Choose the next rep among `candidates` (default: all active reps) by weighted round robin.
+
+    Must run inside a transaction: the candidate rows are locked before credits are read and
+    written. With `dry_run` nothing is written, for the routing simulator.
     """
     now = now or timezone.now()
-    queryset = candidates if candidates is not None else Rep.objects.active()
-    reps = list(
-        queryset.select_for_update().order_by("pk").prefetch_related("absences", "working_periods")
-    )
+    reps = _lock(candidates if candidates is not None else Rep.objects.active())
     loads = rep_assigned_this_week(reps=reps, now=now)
     eligible: list[Rep] = []
     skipped: dict[int, str] = {}
     for rep in reps:
-        if any(absence.covers(now) for absence in rep.absences.all()):
-            skipped[rep.pk] = "out of office"
-        elif not rep.working_periods.all():
-            skipped[rep.pk] = "no working hours"
-        elif loads.get(rep.pk, 0) >= rep.weekly_capacity:
-            skipped[rep.pk] = "at weekly capacity"
+        reason = _ineligible_reason(rep, now=now, loads=loads)
+        if reason:
+            skipped[rep.pk] = reason
         else:
             eligible.append(rep)
     if not eligible:
-        return RoutingDecision(rep=None, skipped=skipped)
+        return RoutingDecision(rep=None, eligible=[], skipped=skipped)
 
     total_weight = sum(rep.weekly_capacity for rep in eligible)
     for rep in eligible:
@@ -57,9 +82,50 @@ def rep_pick(*, now: datetime | None = None, candidates=None) -> RoutingDecision
     chosen = max(eligible, key=lambda rep: (rep.routing_credit, -rep.pk))
     chosen.routing_credit -= total_weight
     chosen.last_assigned_at = now
-    Rep.objects.bulk_update(eligible, ["routing_credit"])
-    chosen.save(update_fields=["routing_credit", "last_assigned_at"])
+    if not dry_run:
+        Rep.objects.bulk_update(eligible, ["routing_credit"])
+        Rep.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
     logger.info(
         "rep picked rep_id=%s eligible=%s skipped=%s", chosen.pk, len(eligible), len(skipped)
     )
-    return RoutingDecision(rep=chosen, skipped=skipped)
+    return RoutingDecision(rep=chosen, eligible=eligible, skipped=skipped)
+
+
+def rep_route(*, lead: Lead, now: datetime | None = None, dry_run: bool = False) -> RoutingDecision:
+    """Find the rep for a lead: the account owner if eligible, else the first matching rule.
+
+    Must run inside a transaction (see rep_pick). With nobody eligible the decision has no rep
+    and the caller leaves the lead unassigned.
+    """
+    now = now or timezone.now()
+    owner = account_owner_for(lead=lead)
+    if owner is not None:
+        (locked,) = _lock(Rep.objects.filter(pk=owner.pk))
+        loads = rep_assigned_this_week(reps=[locked], now=now)
+        reason = _ineligible_reason(locked, now=now, loads=loads)
+        if reason is None:
+            if not dry_run:
+                Rep.objects.filter(pk=locked.pk).update(last_assigned_at=now)
+            logger.info("rep picked by account lead_id=%s rep_id=%s", lead.pk, locked.pk)
+            return RoutingDecision(rep=locked, route="account owner", eligible=[locked])
+        skipped_owner = {locked.pk: f"account owner, but {reason}"}
+    else:
+        skipped_owner = {}
+
+    rule = routing_rule_for(lead=lead)
+    decision = rep_pick(now=now, candidates=rule_candidates(rule), dry_run=dry_run)
+    decision.rule = rule
+    decision.route = "rule" if rule else "all reps"
+    decision.skipped = {**decision.skipped, **skipped_owner}
+    return decision
+
+
+def rule_candidates(rule: RoutingRule | None) -> QuerySet[Rep]:
+    """The reps a rule routes to: its team and its named reps; no rule, or a rule naming
+    nobody, means every active rep."""
+    if rule is None:
+        return Rep.objects.active()
+    named = list(rule.reps.values_list("pk", flat=True))
+    if rule.team_id is None and not named:
+        return Rep.objects.active()
+    return Rep.objects.active().filter(Q(team_id=rule.team_id) | Q(pk__in=named))
