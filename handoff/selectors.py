@@ -5,7 +5,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from handoff import roles
-from handoff.models import Escalation, EscalationLevel, Handoff
+from handoff.models import OPEN_HANDOFF_STATES, Escalation, EscalationLevel, Handoff
 
 
 def handoff_ids_overdue(*, now: datetime, after_id: int = 0, limit: int) -> list[int]:
@@ -16,6 +16,18 @@ def handoff_ids_overdue(*, now: datetime, after_id: int = 0, limit: int) -> list
         .filter(due_at__lte=now, pk__gt=after_id)
         .exclude(escalations__level=EscalationLevel.MANAGER_ALERT)
         .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def mql_waiting_ids(*, limit: int) -> list[int]:
+    """MQLs with no open handoff (routing found nobody), oldest first."""
+    from leads.models import Lead, Stage
+
+    return list(
+        Lead.objects.filter(stage=Stage.MQL)
+        .exclude(handoffs__state__in=OPEN_HANDOFF_STATES)
+        .order_by("mql_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
 

@@ -21,6 +21,7 @@ from handoff import roles
 from handoff.errors import HandoffError, PermissionRefused, TransitionConflict, TransitionRefused
 from handoff.models import (
     DEFAULT_FIRST_RESPONSE_HOURS,
+    OPEN_HANDOFF_STATES,
     ContactAttempt,
     Escalation,
     EscalationLevel,
@@ -30,8 +31,8 @@ from handoff.models import (
     SlaPolicy,
 )
 from handoff.notifications import notification_create
-from handoff.selectors import handoff_ids_overdue
-from leads.models import BANT_PARTS, Lead, bant_missing
+from handoff.selectors import handoff_ids_overdue, mql_waiting_ids
+from leads.models import BANT_PARTS, Lead, Stage, bant_missing
 from leads.services import SQL_MISSING, lead_lock, lead_transition
 from reps.models import CompanyDayOff, Rep
 from reps.services import rep_route
@@ -75,19 +76,30 @@ def handoff_deadline(*, rep: Rep, start: datetime, hours: int) -> datetime:
 def handoff_assign(
     *, lead: Lead, actor: AbstractBaseUser | None, now: datetime | None = None
 ) -> Handoff | None:
-    """Give an MQL to the next eligible rep with a first-response deadline.
+    """Give an MQL to the rep routing picks, with a first-response deadline.
 
-    The caller holds the lead's row lock. With no eligible rep the lead stays unassigned and
-    the managers hear about it once a day, however many leads pile up.
+    The caller holds the lead's row lock. With no eligible rep the lead waits in the
+    unassigned queue; the managers get one alert for each time that queue fills up, however
+    many leads then pile up in it.
     """
     now = now or timezone.now()
     decision = rep_route(lead=lead, now=now)
     if decision.rep is None:
         logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
-        _alert_managers_nobody_eligible(now=now)
+        _alert_managers_nobody_eligible()
         return None
+    return _handoff_open(lead=lead, rep=decision.rep, actor=actor, now=now)
 
-    rep = decision.rep
+
+def _handoff_open(
+    *,
+    lead: Lead,
+    rep: Rep,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    previous: Handoff | None = None,
+) -> Handoff:
+    """Create the handoff with its own clock, its audit row and the rep's notification."""
     policy = sla_policy_for(lead=lead)
     hours = policy.first_response_hours if policy else DEFAULT_FIRST_RESPONSE_HOURS
     handoff = Handoff.objects.create(
@@ -97,6 +109,7 @@ def handoff_assign(
         first_response_hours=hours,
         assigned_at=now,
         due_at=handoff_deadline(rep=rep, start=now, hours=hours),
+        previous=previous,
     )
     HandoffEvent.objects.create(
         handoff=handoff,
@@ -114,25 +127,116 @@ def handoff_assign(
         url=reverse("handoff-detail", args=[handoff.pk]),
     )
     logger.info(
-        "handoff assigned handoff_id=%s lead_id=%s rep_id=%s hours=%s",
+        "handoff assigned handoff_id=%s lead_id=%s rep_id=%s hours=%s previous_id=%s",
         handoff.pk,
         lead.pk,
         rep.pk,
         hours,
+        previous.pk if previous else None,
     )
     return handoff
 
 
-def _alert_managers_nobody_eligible(*, now: datetime) -> None:
+def _alert_managers_nobody_eligible() -> None:
+    # The oldest waiting lead names the episode: while it waits, more leads add no alert; once
+    # the queue drains, the next lead that cannot be placed starts a new episode.
+    oldest_waiting = mql_waiting_ids(limit=1)
+    episode = oldest_waiting[0] if oldest_waiting else 0
     for manager in get_user_model().objects.filter(groups__name=roles.MANAGER, is_active=True):
         notification_create(
             recipient=manager,
             kind="routing_exhausted",
-            key=f"routing-exhausted:{now.date().isoformat()}",
+            key=f"routing-exhausted:{episode}",
             title="MQLs are waiting: no rep can take them",
-            body="Every rep is inactive, out of office or at weekly capacity.",
+            body="Every rep who could take them is inactive, out of office or at capacity.",
             url=reverse("manager-dashboard"),
         )
+
+
+REASSIGN_REASON_REQUIRED = "Say why the lead is being reassigned."
+REASSIGN_NOBODY = "No other rep can take this lead now: all are inactive, away or at capacity."
+REASSIGN_SAME_REP = "The lead is already with this rep."
+REASSIGN_NOT_ALLOWED = "Only the rep's manager or RevOps can reassign a lead."
+
+
+def handoff_reassign(
+    *,
+    handoff_id: int,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    to_rep_id: int | None = None,
+    now: datetime | None = None,
+) -> Handoff:
+    """Move an open handoff to another rep, who gets a fresh clock.
+
+    A manager (or RevOps) names the rep or lets routing choose; the system (actor None)
+    reassigns when the escalation chain says so. The old handoff keeps its history and any
+    breach stays on the first rep's record.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise HandoffError(REASSIGN_REASON_REQUIRED)
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
+        lead = lead_lock(lead_id=lead_id)
+        old = (
+            Handoff.objects.select_for_update(of=("self",))
+            .select_related("rep__team")
+            .get(pk=handoff_id)
+        )
+        if actor is not None and not (
+            actor_may_act(handoff=old, actor=actor) and old.rep.user_id != actor.pk
+        ):
+            raise PermissionRefused(REASSIGN_NOT_ALLOWED)
+        _require_transition(old, "hand_over")
+        if to_rep_id is not None:
+            if to_rep_id == old.rep_id:
+                raise HandoffError(REASSIGN_SAME_REP)
+            rep = Rep.objects.active().select_for_update(of=("self",)).get(pk=to_rep_id)
+        else:
+            rep = rep_route(lead=lead, now=now, exclude_rep_ids=[old.rep_id]).rep
+            if rep is None:
+                raise HandoffError(REASSIGN_NOBODY)
+        from_state = old.state
+        old.hand_over()
+        old.ended_at = now
+        old.save(update_fields=["state", "ended_at"])
+        HandoffEvent.objects.create(
+            handoff=old,
+            kind=HandoffEvent.Kind.REASSIGNED,
+            actor=actor,
+            from_state=from_state,
+            to_state=old.state,
+            note=reason[:300],
+        )
+        new = _handoff_open(lead=lead, rep=rep, actor=actor, now=now, previous=old)
+    logger.info(
+        "handoff reassigned handoff_id=%s new_handoff_id=%s from_rep_id=%s to_rep_id=%s",
+        old.pk,
+        new.pk,
+        old.rep_id,
+        rep.pk,
+    )
+    return new
+
+
+def leads_assign_waiting(*, now: datetime | None = None) -> int:
+    """Try again to place MQLs that found no eligible rep; returns how many were placed."""
+    placed = 0
+    for lead_id in mql_waiting_ids(limit=SWEEP_BATCH_SIZE):
+        with transaction.atomic():
+            lead = lead_lock(lead_id=lead_id)
+            if (
+                lead.stage != Stage.MQL
+                or lead.handoffs.filter(state__in=OPEN_HANDOFF_STATES).exists()
+            ):
+                continue
+            if handoff_assign(lead=lead, actor=None, now=now) is None:
+                # Nobody can take leads now; the rest of the queue would fail the same way.
+                break
+            placed += 1
+    return placed
 
 
 def actor_may_act(*, handoff: Handoff, actor: AbstractBaseUser) -> bool:

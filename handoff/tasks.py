@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from handoff.models import Notification
-from handoff.services import handoffs_escalate_overdue
+from handoff.services import handoffs_escalate_overdue, leads_assign_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +16,11 @@ logger = logging.getLogger(__name__)
 @shared_task(name="handoff.sweep_overdue_handoffs")
 def sweep_overdue_handoffs() -> int:
     return handoffs_escalate_overdue()
+
+
+@shared_task(name="handoff.assign_waiting_leads")
+def assign_waiting_leads() -> int:
+    return leads_assign_waiting()
 
 
 @shared_task(

@@ -9,6 +9,7 @@ back from leave is not flooded to catch up.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -91,15 +92,22 @@ def rep_pick(
     return RoutingDecision(rep=chosen, eligible=eligible, skipped=skipped)
 
 
-def rep_route(*, lead: Lead, now: datetime | None = None, dry_run: bool = False) -> RoutingDecision:
+def rep_route(
+    *,
+    lead: Lead,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    exclude_rep_ids: Iterable[int] = (),
+) -> RoutingDecision:
     """Find the rep for a lead: the account owner if eligible, else the first matching rule.
 
     Must run inside a transaction (see rep_pick). With nobody eligible the decision has no rep
     and the caller leaves the lead unassigned.
     """
     now = now or timezone.now()
+    excluded = set(exclude_rep_ids)
     owner = account_owner_for(lead=lead)
-    if owner is not None:
+    if owner is not None and owner.pk not in excluded:
         (locked,) = _lock(Rep.objects.filter(pk=owner.pk))
         loads = rep_assigned_this_week(reps=[locked], now=now)
         reason = _ineligible_reason(locked, now=now, loads=loads)
@@ -113,7 +121,8 @@ def rep_route(*, lead: Lead, now: datetime | None = None, dry_run: bool = False)
         skipped_owner = {}
 
     rule = routing_rule_for(lead=lead)
-    decision = rep_pick(now=now, candidates=rule_candidates(rule), dry_run=dry_run)
+    candidates = rule_candidates(rule).exclude(pk__in=excluded)
+    decision = rep_pick(now=now, candidates=candidates, dry_run=dry_run)
     decision.rule = rule
     decision.route = "rule" if rule else "all reps"
     decision.skipped = {**decision.skipped, **skipped_owner}

@@ -134,6 +134,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # run a real beat shorten it.
 SLA_SWEEP_SECONDS = env.float("HANDOFF_SLA_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
+    # MQLs that found nobody (all away or full) are offered again as reps free up.
+    "assign-waiting-leads": {
+        "task": "handoff.assign_waiting_leads",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 300},
+    },
     # Decay and rule changes reach every open lead once a night, at a quiet hour.
     "nightly-rescore": {
         "task": "leads.rescore_open_leads",
