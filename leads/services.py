@@ -5,7 +5,6 @@ import json
 import logging
 import secrets
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -28,14 +27,8 @@ from leads.models import (
     Stage,
     bant_missing,
 )
-from leads.scoring import (
-    ACTIVITY_FACT_COLUMNS,
-    LEAD_FACT_COLUMNS,
-    ActivityFacts,
-    LeadFacts,
-    Scorer,
-    ScoreResult,
-)
+from leads.scoring import Scorer, ScoreResult
+from leads.selectors import lead_facts_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -143,17 +136,8 @@ def leads_rescore(
     now = now or timezone.now()
     scorer = scorer_current(now=now)
     ids = list(lead_ids)
-    for offset in range(0, len(ids), batch_size):
-        batch = ids[offset : offset + batch_size]
-        activities: dict[int, list[ActivityFacts]] = defaultdict(list)
-        for lead_id, *fields in Activity.objects.filter(lead_id__in=batch).values_list(
-            *ACTIVITY_FACT_COLUMNS
-        ):
-            activities[lead_id].append(ActivityFacts(*fields))
-        scored = []
-        for row in Lead.objects.filter(pk__in=batch).values_list(*LEAD_FACT_COLUMNS):
-            facts = LeadFacts(*row[:-1], source_slug=row[-1] or "")
-            scored.append((facts.pk, scorer.score(facts, activities.get(facts.pk, ()))))
+    for batch in lead_facts_in_batches(lead_ids=ids, batch_size=batch_size):
+        scored = [(facts.pk, scorer.score(facts, activities)) for facts, activities in batch]
         _write_scores(scored, now)
     logger.info(
         "leads rescored count=%s elapsed_ms=%d", len(ids), (time.monotonic() - started) * 1000
