@@ -1,0 +1,296 @@
+"""Admin for sources, leads and the scoring protocol.
+
+Leads are read-only here: stages move through the handoff workflow and scores are computed,
+and contact data comes in through imports, forms and the API. What the admin does write goes
+through the lead services: the import, rescoring and qualification, API tokens.
+"""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportExportMixin
+from import_export.formats import base_formats
+from import_export.results import Result
+
+from leads.importing import leads_score_and_qualify
+from leads.models import (
+    Activity,
+    Lead,
+    LeadEvent,
+    ScoringRule,
+    ScoringSettings,
+    Source,
+    SourceToken,
+)
+from leads.resources import LeadCSV, LeadResource
+from leads.services import source_token_create
+
+IMPORT_SUMMARY = (
+    "{verb}: {created} new leads, {updated} completed, {unchanged} unchanged, {merged} duplicate "
+    "rows merged; {mqls} MQLs, {handoffs} handed off."
+)
+RULES_NOT_APPLIED = (
+    "Scores are not recomputed when a rule changes. Select leads and run 'Rescore and qualify', "
+    "or wait for the nightly rescoring."
+)
+
+
+class SourceTokenInline(admin.TabularInline):
+    model = SourceToken
+    extra = 0
+    fields = ["label", "active", "created_at", "last_used_at"]
+    readonly_fields = ["label", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A token is created by the action on the source list, which shows it once.
+        return False
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "active"]
+    list_filter = ["active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [SourceTokenInline]
+    actions = ["create_api_token"]
+
+    @admin.action(description="Create an API token for the selected sources")
+    def create_api_token(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
+        for source in queryset:
+            token = source_token_create(source=source, label=f"admin: {request.user}")
+            self.message_user(
+                request,
+                f"Token for {source.name} (shown once, copy it now): {token}",
+                messages.WARNING,
+            )
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ActivityInline(ReadOnlyInline):
+    model = Activity
+    fields = ["occurred_at", "kind", "detail", "quantity"]
+    ordering = ["-occurred_at", "-id"]
+
+
+class LeadEventInline(ReadOnlyInline):
+    model = LeadEvent
+    fields = ["created_at", "from_stage", "to_stage", "actor", "reason"]
+
+
+@admin.register(Lead)
+class LeadAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [LeadResource]
+    import_formats = [LeadCSV, base_formats.XLSX]
+    export_formats = [base_formats.CSV, base_formats.XLSX]
+
+    list_display = ["display_name", "company", "source", "stage", "score", "created_at"]
+    list_filter = ["stage", "source", "do_not_email", "do_not_call", "created_at"]
+    search_fields = ["first_name", "last_name", "email", "company", "external_id"]
+    list_select_related = ["source"]
+    date_hierarchy = "created_at"
+    actions = ["rescore_and_qualify"]
+    inlines = [ActivityInline, LeadEventInline]
+    fieldsets = [
+        (None, {"fields": ["external_id", "first_name", "last_name", "email", "phone"]}),
+        (
+            "Fit",
+            {
+                "fields": [
+                    "company",
+                    "job_title",
+                    "industry",
+                    "company_size",
+                    "country",
+                    "city",
+                    "attributes_display",
+                ]
+            },
+        ),  # fmt: skip
+        ("Origin", {"fields": ["source", "campaign", "do_not_email", "do_not_call"]}),
+        ("Stage", {"fields": ["stage", "mql_count", "mql_at"]}),
+        (
+            "Score",
+            {
+                "fields": [
+                    "score",
+                    "fit_score",
+                    "engagement_score",
+                    "disqualified_by",
+                    "scored_at",
+                    "score_breakdown_display",
+                ]
+            },
+        ),  # fmt: skip
+        ("Handoff packet", {"fields": ["pain", "context", "ready_for_demo"]}),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = ["attributes_display", "score_breakdown_display"]
+
+    # Leads are viewed here, not edited: see the module docstring.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.add_lead")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.view_lead")
+
+    def has_rescore_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.change_lead")
+
+    @admin.display(description="Name", ordering="last_name")
+    def display_name(self, lead: Lead) -> str:
+        return lead.display_name
+
+    @admin.display(description="Attributes from imports")
+    def attributes_display(self, lead: Lead) -> str:
+        if not lead.attributes:
+            return "-"
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                "<tr><th>{}</th><td>{}</td></tr>",
+                sorted((key, str(value)) for key, value in lead.attributes.items()),
+            ),
+        )
+
+    @admin.display(description="Where the score came from")
+    def score_breakdown_display(self, lead: Lead) -> str:
+        if not lead.score_breakdown:
+            return "No rule matched."
+        rows = []
+        for entry in lead.score_breakdown:
+            if entry.get("category") == "fit":
+                why = f"{entry.get('field')} = {entry.get('value')}"
+            else:
+                activities = entry.get("activities", [])
+                count = sum(item.get("quantity", 1) for item in activities)
+                why = f"{count} activit{'y' if count == 1 else 'ies'}"
+                if entry.get("capped"):
+                    why += ", capped"
+            if entry.get("disqualifier"):
+                why += " (disqualifies)"
+            rows.append((entry.get("rule", ""), entry.get("category", ""), entry["points"], why))
+        return format_html(
+            "<table><tr><th>Rule</th><th>Kind</th><th>Points</th><th>Why</th></tr>{}"
+            "<tr><th colspan='2'>Total</th><th>{}</th><td></td></tr></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+            lead.score,
+        )
+
+    @admin.action(description="Rescore and qualify the selected leads", permissions=["rescore"])
+    def rescore_and_qualify(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        lead_ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        mqls, handoffs = leads_score_and_qualify(lead_ids=lead_ids, actor=request.user)
+        self.message_user(
+            request,
+            f"Rescored {len(lead_ids)} leads: {mqls} became MQL, {handoffs} were handed off.",
+        )
+
+    # Import pages: say what the import service did, beyond django-import-export's counts.
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        response = super().import_action(request, **kwargs)
+        result = getattr(response, "context_data", {}).get("result")
+        if result is not None and not (result.has_errors() or result.has_validation_errors()):
+            self._summarise(request, result, verb="Preview (nothing saved yet)")
+        return response
+
+    def add_success_message(self, result: Result, request: HttpRequest) -> None:
+        self._summarise(request, result, verb="Imported")
+
+    def _summarise(self, request: HttpRequest, result: Result, *, verb: str) -> None:
+        totals = result.totals
+        report = getattr(result, "import_report", None)
+        self.message_user(
+            request,
+            IMPORT_SUMMARY.format(
+                verb=verb,
+                created=totals["new"],
+                updated=totals["update"],
+                unchanged=totals["skip"],
+                merged=report.merged if report else 0,
+                mqls=report.mqls_created if report else 0,
+                handoffs=report.handoffs_created if report else 0,
+            ),
+        )
+
+
+@admin.register(ScoringRule)
+class ScoringRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "category", "criterion", "points", "disqualifier", "active", "position",
+    ]  # fmt: skip
+    list_editable = ["points", "active"]
+    list_filter = ["category", "active", "disqualifier"]
+    search_fields = ["name", "field", "value"]
+    fieldsets = [
+        (None, {"fields": ["name", "category", "points", "disqualifier", "active", "position"]}),
+        ("Fit rule: a lead field", {"fields": ["field", "operator", "value"]}),
+        (
+            "Behaviour rule: activities",
+            {
+                "fields": [
+                    "activity_kind",
+                    "detail_contains",
+                    "half_life_days",
+                    "window_days",
+                    "cap",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="Criterion")
+    def criterion(self, rule: ScoringRule) -> str:
+        if rule.category == "fit":
+            return f"{rule.field} {rule.get_operator_display()} {rule.value}"
+        detail = f" containing '{rule.detail_contains}'" if rule.detail_contains else ""
+        return f"{rule.get_activity_kind_display()}{detail}"
+
+    def save_model(self, request: HttpRequest, obj: ScoringRule, form: Any, change: bool) -> None:
+        # The model's clean() has checked the rule. Saving it deliberately rescores nothing:
+        # a rule change reaches leads through an explicit rescore or the nightly pass.
+        super().save_model(request, obj, form, change)
+        self.message_user(request, RULES_NOT_APPLIED, messages.INFO)
+
+
+@admin.register(ScoringSettings)
+class ScoringSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "mql_threshold", "fit_minimum", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # One row holds the thresholds; ScoringSettings.current() creates it.
+        return not ScoringSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: ScoringSettings, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        self.message_user(request, RULES_NOT_APPLIED, messages.INFO)
