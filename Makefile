@@ -60,7 +60,7 @@ demo: migrate
 	@if [ ! -f $(DEMO_FILE) ]; then \
 		$(PY) manage.py make_demo_leads --rows $(DEMO_ROWS) --seed $(DEMO_SEED) --out $(DEMO_FILE); \
 	fi
-	$(PY) manage.py import_leads $(DEMO_FILE)
+	LOG_LEVEL=WARNING $(PY) manage.py import_leads $(DEMO_FILE)
 
 run: demo
 	@echo ""

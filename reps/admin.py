@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from reps.models import Absence, CompanyDayOff, Rep, Team, WorkingPeriod
+from reps.models import Absence, CompanyDayOff, Rep, RoutingRule, Team, WorkingPeriod
 
 
 class WorkingPeriodInline(admin.TabularInline):
@@ -51,3 +51,27 @@ class TeamAdmin(admin.ModelAdmin):
 class CompanyDayOffAdmin(admin.ModelAdmin):
     list_display = ["day", "name"]
     date_hierarchy = "day"
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "active", "team", "countries", "industries", "min_score"]
+    list_editable = ["position", "active"]
+    list_filter = ["active", "team"]
+    filter_horizontal = ["sources", "reps"]
+    fieldsets = [
+        (None, {"fields": ["name", "position", "active"]}),
+        (
+            "When the lead matches (empty fields match anything)",
+            {
+                "fields": [
+                    "countries",
+                    "industries",
+                    "sources",
+                    ("min_company_size", "max_company_size"),
+                    "min_score",
+                ]
+            },
+        ),
+        ("Route to", {"fields": ["team", "reps"]}),
+    ]

@@ -22,6 +22,7 @@ ADMIN_MODELS = [
     "reps/rep",
     "reps/team",
     "reps/companydayoff",
+    "reps/routingrule",
     "feedback/rejectionreason",
     "feedback/rejection",
 ]
