@@ -10,12 +10,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from import_export.formats.base_formats import XLSX
+from openpyxl import Workbook
 
 from handoff.models import Handoff, Notification
 from leads.importing import ImportRefused, leads_import
 from leads.importing import service as import_service
 from leads.models import Activity, Lead, LeadEvent, ScoringRule, Source, Stage
-from leads.resources import LeadResource
+from leads.resources import LeadResource, table_from_dataset
 from leads.tests.factories import LeadFactory, SourceFactory
 from reps.tests.factories import RepFactory, UserFactory
 
@@ -665,3 +667,23 @@ def test_rule_admin_refuses_an_unsound_rule_and_a_saved_rule_rescores_nothing(cl
     assert ScoringRule.objects.filter(name="Sales titles").count() == 1
     lead.refresh_from_db()
     assert lead.score == 7
+
+
+def test_an_excel_workbook_uploaded_to_the_admin_reads_typed_cells():
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Email", "Phone", "Employees", "Created Date", "Lead Source", None])
+    # Excel dates carry no time zone.
+    created = datetime(2026, 11, 30, 10, tzinfo=UTC).replace(tzinfo=None)
+    sheet.append(["ann@acme.example", "+44 20 7946 0958", 120, created, "Demo request"])
+    content = io.BytesIO()
+    workbook.save(content)
+    dataset = XLSX().create_dataset(content.getvalue())
+
+    report = run(table_from_dataset(dataset))
+
+    assert (report.preset, report.created) == ("handoff", 1)
+    assert list(Lead.objects.values_list("phone", "company_size")) == [("+44 20 7946 0958", 120)]
+    assert list(Activity.objects.values_list("kind", "occurred_at")) == [
+        ("demo_request", datetime(2026, 11, 30, 10, tzinfo=UTC))
+    ]
