@@ -82,13 +82,13 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ActivityInline(ReadOnlyInline):
     model = Activity
-    fields = ["occurred_at", "kind", "detail", "quantity"]
+    fields = readonly_fields = ["occurred_at", "kind", "detail", "quantity"]
     ordering = ["-occurred_at", "-id"]
 
 
 class LeadEventInline(ReadOnlyInline):
     model = LeadEvent
-    fields = ["created_at", "from_stage", "to_stage", "actor", "reason"]
+    fields = readonly_fields = ["created_at", "from_stage", "to_stage", "actor", "reason"]
 
 
 @admin.register(Lead)

@@ -124,7 +124,7 @@ class ParsedRow:
 
     @property
     def external_id(self) -> str:
-        return self.fields.get("external_id", "")
+        return self.fields.get(EXTERNAL_ID, "")
 
 
 class CellRefused(ValueError):
@@ -396,7 +396,6 @@ def _store(row: ParsedRow, target: str | None, value: Any) -> None:
         row.created = value
     elif target.startswith(ATTRIBUTE_PREFIX):
         row.attributes[target.removeprefix(ATTRIBUTE_PREFIX)] = value
-    elif target == EXTERNAL_ID:
-        row.fields["external_id"] = value
     else:
+        # A lead field, the external id included.
         row.fields[target] = value

@@ -223,6 +223,10 @@ def test_binary_file_is_refused_with_a_hint(tmp_path):
     ]
 
 
+def test_an_empty_file_is_refused(tmp_path):
+    assert refused_errors(write(tmp_path, "")) == ["The file is empty: it has no header row."]
+
+
 def test_unknown_layout_is_refused_naming_its_columns(tmp_path):
     path = write(tmp_path, "Name,Phone Number\nAda,+44 1\n")
 
@@ -570,6 +574,10 @@ def test_admin_import_previews_then_confirms_through_the_import_service(marketin
         2, False, False,
     )  # fmt: skip
     assert Lead.objects.count() == 0
+    assert [str(message) for message in preview.wsgi_request._messages] == [
+        "Preview (nothing saved yet): 2 new leads, 0 completed, 0 unchanged, 0 duplicate rows "
+        "merged; 1 MQLs, 1 handed off."
+    ]
     confirm = preview.context["confirm_form"].initial
 
     done = marketing_client.post(reverse("admin:leads_lead_process_import"), confirm)
@@ -616,13 +624,16 @@ def test_admin_import_of_a_bad_file_lists_the_errors_and_writes_nothing(marketin
     assert nothing_written() == ZERO
 
 
-def test_lead_admin_is_read_only_and_explains_the_score(marketing_client):
+@pytest.mark.parametrize("username", ["marketing", "revops", "admin"])
+def test_lead_admin_is_read_only_and_explains_the_score(client, username):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(UserFactory._meta.model.objects.get(username=username))
     run("handoff_bom.csv")
     lead = Lead.objects.get(email="zoe@nordwind.example")
     url = reverse("admin:leads_lead_change", args=[lead.pk])
 
-    page = marketing_client.get(url)
-    post = marketing_client.post(url, {"first_name": "Changed"})
+    page = client.get(url)
+    post = client.post(url, {"first_name": "Changed"})
 
     assert page.status_code == 200
     content = page.content.decode()
@@ -630,7 +641,19 @@ def test_lead_admin_is_read_only_and_explains_the_score(marketing_client):
     assert "Requested a demo" in content
     assert 'name="stage"' not in content
     assert post.status_code == 403
-    assert marketing_client.get(reverse("admin:leads_lead_changelist")).status_code == 200
+    lead.refresh_from_db()
+    assert lead.first_name == "Zoë"
+    assert client.get(reverse("admin:leads_lead_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["lead", "source", "scoringrule", "scoringsettings"])
+def test_revops_can_open_the_lead_admin_lists(client, page):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(UserFactory._meta.model.objects.get(username="revops"))
+
+    response = client.get(f"/admin/leads/{page}/")
+
+    assert response.status_code == 200
 
 
 def test_rescore_action_qualifies_leads_through_the_service(marketing_client):
