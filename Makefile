@@ -18,7 +18,7 @@ DEMO_FILE := var/demo_leads.csv
 WORKER_POOL ?= $(if $(DATABASE_URL),prefork,solo)
 WORKER_CONCURRENCY ?= $(if $(DATABASE_URL),2,1)
 
-.PHONY: help install install-dev dirs migrate demo run test lint format
+.PHONY: help install install-dev dirs migrate demo run test lint format bench
 
 help:
 	@echo "make run      set up everything and start web, worker and beat on http://$(HOST):$(PORT)/"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make migrate  apply database migrations"
 	@echo "make demo     load the demo team and import a generated demo lead file"
+	@echo "make bench    run the benchmarks in bench/ on PostgreSQL"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,16 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Every benchmark module in bench/, one after the other. They need PostgreSQL: DATABASE_URL,
+# or the local test server by default; each works in a throwaway database of its own.
+BENCHES ?= $(filter-out common __init__,$(basename $(notdir $(wildcard bench/*.py))))
+
+bench: install
+	@for name in $(BENCHES); do \
+		echo "== bench.$$name"; \
+		$(PY) -m bench.$$name || exit 1; \
+	done
 
 format: install-dev
 	$(BIN)/ruff format .
