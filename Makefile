@@ -30,7 +30,6 @@ help:
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
 # Stamp files: pip runs again only when a requirements file changes.
 $(VENV)/.installed: requirements.txt | $(PY)
