@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +20,20 @@ from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
 from handoff.errors import HandoffError
-from leads.importing.parsing import ParsedRow, PlannedActivity, RowError, row_parse
+from leads.importing.matching import (
+    LOOKUP_BATCH_SIZE,
+    PlannedLead,
+    activities_to_add,
+    chunks,
+    lead_fill_blanks,
+    leads_match_existing,
+    rows_plan,
+)
+from leads.importing.parsing import ParsedRow, RowError, row_parse
 from leads.importing.presets import LayoutRefused, Mapping, mapping_for
 from leads.importing.reading import FileRefused, Table, table_open
 from leads.models import Activity, Lead, ScoringSettings, Source, Stage
@@ -34,14 +42,6 @@ from leads.services import MAX_MQL_QUALIFICATIONS, lead_qualify_if_ready, leads_
 logger = logging.getLogger(__name__)
 
 WRITE_BATCH_SIZE = 1000
-# Rows per query when looking leads up by email or id: well under every database's limit
-# on query parameters.
-LOOKUP_BATCH_SIZE = 900
-
-# Fields where a "yes" in the file wins over what the lead has: an opt-out is never undone
-# by an import.
-OPT_OUT_FIELDS = ("do_not_email", "do_not_call")
-
 REFUSED = "The file was not imported: {count} error(s). Nothing was saved."
 
 
@@ -92,45 +92,6 @@ class ImportReport:
     @property
     def lead_ids(self) -> list[int]:
         return [outcome.lead_id for outcome in self.outcomes if outcome.lead_id is not None]
-
-
-@dataclass
-class _PlannedLead:
-    """One lead as the file describes it, after merging the rows that repeat it."""
-
-    rows: list[int]
-    fields: dict[str, Any]
-    attributes: dict[str, Any]
-    source_name: str
-    activities: dict[tuple, PlannedActivity]
-    lead: Lead | None = None
-
-    @property
-    def email_key(self) -> str:
-        return self.fields.get("email", "").casefold()
-
-    @property
-    def external_id(self) -> str:
-        return self.fields.get("external_id", "")
-
-    def absorb(self, other: _PlannedLead | ParsedRow) -> None:
-        """Take from a later row what this one lacks; the first value written wins."""
-        if isinstance(other, _PlannedLead):
-            self.rows.extend(other.rows)
-            activities: Iterable[PlannedActivity] = other.activities.values()
-        else:
-            self.rows.append(other.number)
-            activities = other.activities
-        for name, value in other.fields.items():
-            if name in OPT_OUT_FIELDS:
-                self.fields[name] = bool(self.fields.get(name)) or value
-            else:
-                self.fields.setdefault(name, value)
-        for key, value in other.attributes.items():
-            self.attributes.setdefault(key, value)
-        self.source_name = self.source_name or other.source_name
-        for activity in activities:
-            self.activities.setdefault(activity.key(), activity)
 
 
 def leads_import(
@@ -198,7 +159,7 @@ def _import_table(
         )
         raise ImportRefused(report)
 
-    planned = _plan(rows, mapping=mapping, report=report)
+    planned, report.merged = rows_plan(rows, mapping=mapping)
     with transaction.atomic():
         _write(planned, mapping=mapping, actor=actor, now=now, report=report)
         if dry_run:
@@ -254,96 +215,7 @@ def _parse_all(
     return rows
 
 
-def _plan(rows: list[ParsedRow], *, mapping: Mapping, report: ImportReport) -> list[_PlannedLead]:
-    """Merge the rows that describe the same lead: the same email (in any case), or the
-    same external id where the layout's id names a lead."""
-    identifies = mapping.preset.external_id_identifies_lead
-    planned: list[_PlannedLead] = []
-    by_email: dict[str, _PlannedLead] = {}
-    by_external_id: dict[str, _PlannedLead] = {}
-    for row in rows:
-        email_key = row.email.casefold()
-        target = by_email.get(email_key) if email_key else None
-        if target is None and row.external_id and (identifies or not email_key):
-            target = by_external_id.get(row.external_id)
-        if target is not None:
-            target.absorb(row)
-            report.merged += 1
-        else:
-            target = _PlannedLead(
-                rows=[row.number],
-                fields=dict(row.fields),
-                attributes=dict(row.attributes),
-                source_name=row.source_name,
-                activities={activity.key(): activity for activity in row.activities},
-            )
-            planned.append(target)
-        if email_key:
-            by_email.setdefault(email_key, target)
-        if row.external_id:
-            by_external_id.setdefault(row.external_id, target)
-    return planned
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for offset in range(0, len(items), size):
-        yield items[offset : offset + size]
-
-
-def _match_existing(
-    planned: list[_PlannedLead], *, mapping: Mapping, report: ImportReport
-) -> list[_PlannedLead]:
-    """Attach each planned lead to the lead Handoff already has, if any, and lock those
-    rows so that nobody edits them halfway through the import. Two planned leads that turn
-    out to be the same existing lead are merged."""
-    identifies = mapping.preset.external_id_identifies_lead
-    emails = sorted({lead.email_key for lead in planned if lead.email_key})
-    external_ids = sorted(
-        {
-            lead.external_id
-            for lead in planned
-            if lead.external_id and (identifies or not lead.email_key)
-        }
-    )
-    existing_by_email: dict[str, Lead] = {}
-    existing_by_external_id: dict[str, Lead] = {}
-    # TODO: an index on Lower("email") would serve this lookup on large tables; it needs a
-    # migration of the leads app.
-    for chunk in _chunks(emails, LOOKUP_BATCH_SIZE):
-        queryset = (
-            Lead.objects.select_for_update()
-            .annotate(email_folded=Lower("email"))
-            .filter(email_folded__in=chunk)
-            .order_by("pk")
-        )
-        for lead in queryset:
-            existing_by_email.setdefault(lead.email_folded, lead)
-    for chunk in _chunks(external_ids, LOOKUP_BATCH_SIZE):
-        queryset = Lead.objects.select_for_update().filter(external_id__in=chunk).order_by("pk")
-        for lead in queryset:
-            existing_by_external_id.setdefault(lead.external_id, lead)
-
-    kept: list[_PlannedLead] = []
-    by_lead_id: dict[int, _PlannedLead] = {}
-    for lead in planned:
-        existing = existing_by_email.get(lead.email_key) if lead.email_key else None
-        if existing is None and lead.external_id and (identifies or not lead.email_key):
-            existing = existing_by_external_id.get(lead.external_id)
-        if existing is None:
-            kept.append(lead)
-            continue
-        earlier = by_lead_id.get(existing.pk)
-        if earlier is not None:
-            earlier.absorb(lead)
-            report.merged += len(lead.rows)
-            continue
-        lead.lead = existing
-        by_lead_id[existing.pk] = lead
-        kept.append(lead)
-    return kept
-
-
-def _sources_resolve(planned: list[_PlannedLead], *, report: ImportReport) -> dict[str, Source]:
+def _sources_resolve(planned: list[PlannedLead], *, report: ImportReport) -> dict[str, Source]:
     """The Source of every source name in the file, by slug, creating the missing ones.
 
     Names that differ only in case or punctuation ('Google', 'google') are one source. A new
@@ -371,81 +243,19 @@ def _sources_resolve(planned: list[_PlannedLead], *, report: ImportReport) -> di
     return sources
 
 
-def _fill_blanks(lead: Lead, planned: _PlannedLead, source: Source | None) -> list[str]:
-    """Complete an existing lead from the file without overwriting anything it has."""
-    changed: list[str] = []
-    for name, value in planned.fields.items():
-        current = getattr(lead, name)
-        if name in OPT_OUT_FIELDS:
-            if value and not current:
-                setattr(lead, name, True)
-                changed.append(name)
-        elif current in ("", None):
-            setattr(lead, name, value)
-            changed.append(name)
-    if source is not None and lead.source_id is None:
-        lead.source = source
-        changed.append("source")
-    attributes = dict(lead.attributes or {})
-    for key, value in planned.attributes.items():
-        if attributes.get(key) in (None, ""):
-            attributes[key] = value
-    if attributes != (lead.attributes or {}):
-        lead.attributes = attributes
-        changed.append("attributes")
-    return changed
-
-
-def _new_activities(
-    planned: list[_PlannedLead],
-) -> list[Activity]:
-    """The activities to add: all for a new lead; for an existing lead, those it does not
-    have yet, so that importing the same file again adds nothing."""
-    existing_ids = [lead.lead.pk for lead in planned if lead.lead is not None]
-    dated: set[tuple] = set()
-    undated: set[tuple] = set()
-    for chunk in _chunks(existing_ids, LOOKUP_BATCH_SIZE):
-        for lead_id, kind, detail, quantity, occurred_at in Activity.objects.filter(
-            lead_id__in=chunk
-        ).values_list("lead_id", "kind", "detail", "quantity", "occurred_at"):
-            dated.add((lead_id, kind, detail, quantity, occurred_at))
-            undated.add((lead_id, kind, detail, quantity))
-
-    activities: list[Activity] = []
-    for lead in planned:
-        lead_id = lead.lead.pk
-        for activity in lead.activities.values():
-            if activity.dated:
-                seen = (lead_id, activity.kind, activity.detail, activity.quantity,
-                        activity.occurred_at) in dated  # fmt: skip
-            else:
-                seen = (lead_id, activity.kind, activity.detail, activity.quantity) in undated
-            if seen:
-                continue
-            activities.append(
-                Activity(
-                    lead_id=lead_id,
-                    kind=activity.kind,
-                    detail=activity.detail,
-                    quantity=activity.quantity,
-                    occurred_at=activity.occurred_at,
-                )
-            )
-    return activities
-
-
 def _write(
-    planned: list[_PlannedLead],
+    planned: list[PlannedLead],
     *,
     mapping: Mapping,
     actor: AbstractBaseUser | None,
     now: datetime,
     report: ImportReport,
 ) -> None:
-    planned = _match_existing(planned, mapping=mapping, report=report)
+    planned, merged = leads_match_existing(planned, mapping=mapping)
+    report.merged += merged
     sources = _sources_resolve(planned, report=report)
 
-    new: list[_PlannedLead] = []
+    new: list[PlannedLead] = []
     updated: list[Lead] = []
     update_fields: set[str] = set()
     statuses: dict[int, str] = {}
@@ -457,13 +267,16 @@ def _write(
             statuses[position] = "new"
             continue
         report.matched += 1
-        changed = _fill_blanks(lead.lead, lead, source)
+        changed = lead_fill_blanks(lead.lead, lead, source)
         statuses[position] = "update" if changed else "skip"
         if changed:
             lead.lead.updated_at = now
             update_fields.update(changed)
             updated.append(lead.lead)
 
+    # TODO: two imports running at once can both create the same new lead, since nothing
+    # unique backs the email; a unique index on Lower("email") would need a migration and a
+    # policy for the duplicates that forms and the API may already have made.
     Lead.objects.bulk_create([lead.lead for lead in new], batch_size=WRITE_BATCH_SIZE)
     if updated:
         Lead.objects.bulk_update(
@@ -471,7 +284,7 @@ def _write(
         )
     report.created = len(new)
 
-    activities = _new_activities(planned)
+    activities = activities_to_add(planned)
     Activity.objects.bulk_create(activities, batch_size=WRITE_BATCH_SIZE)
     report.activities_created = len(activities)
     # An existing lead that gained an activity was updated too, even with no field filled.
@@ -512,7 +325,7 @@ def leads_score_and_qualify(
 
     thresholds = ScoringSettings.current()
     candidates: list[tuple[int, int]] = []
-    for chunk in _chunks(list(lead_ids), LOOKUP_BATCH_SIZE):
+    for chunk in chunks(list(lead_ids), LOOKUP_BATCH_SIZE):
         candidates.extend(
             Lead.objects.filter(
                 pk__in=chunk,
@@ -534,7 +347,7 @@ def leads_score_and_qualify(
     candidate_ids = [lead_id for _score, lead_id in candidates]
     mqls = sum(
         Lead.objects.filter(pk__in=chunk, mql_at=now).count()
-        for chunk in _chunks(candidate_ids, LOOKUP_BATCH_SIZE)
+        for chunk in chunks(candidate_ids, LOOKUP_BATCH_SIZE)
     )
     if report is not None:
         report.mqls_created = mqls
