@@ -26,7 +26,8 @@ def setup_django() -> None:
         sys.exit("The benchmarks need PostgreSQL: set DATABASE_URL=postgres://...")
     head, _, name = base_url.rpartition("/")
     bench_name = f"{name.split('?')[0]}_bench"
-    with psycopg.connect(base_url, autocommit=True) as admin:
+    # Create the bench database from the maintenance database, which always exists.
+    with psycopg.connect(f"{head}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{bench_name}"')
     os.environ["DATABASE_URL"] = f"{head}/{bench_name}"

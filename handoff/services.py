@@ -6,7 +6,7 @@ each other in opposite orders.
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -64,13 +64,8 @@ def sla_policy_for(*, lead: Lead) -> SlaPolicy | None:
     return None
 
 
-def company_days_off() -> frozenset:
+def company_days_off() -> frozenset[date]:
     return frozenset(CompanyDayOff.objects.values_list("day", flat=True))
-
-
-def handoff_deadline(*, rep: Rep, start: datetime, hours: int) -> datetime:
-    calendar = rep.calendar(days_off=company_days_off())
-    return calendar.add(start, timedelta(hours=hours))
 
 
 def handoff_assign(
@@ -83,12 +78,17 @@ def handoff_assign(
     many leads then pile up in it.
     """
     now = now or timezone.now()
+    # Everything that does not depend on the rep is read before routing locks the reps.
+    policy = sla_policy_for(lead=lead)
+    days_off = company_days_off()
     decision = rep_route(lead=lead, now=now)
     if decision.rep is None:
         logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
         _alert_managers_nobody_eligible()
         return None
-    return _handoff_open(lead=lead, rep=decision.rep, actor=actor, now=now)
+    return _handoff_open(
+        lead=lead, rep=decision.rep, actor=actor, now=now, policy=policy, days_off=days_off
+    )
 
 
 def _handoff_open(
@@ -97,10 +97,11 @@ def _handoff_open(
     rep: Rep,
     actor: AbstractBaseUser | None,
     now: datetime,
+    policy: SlaPolicy | None,
+    days_off: frozenset[date],
     previous: Handoff | None = None,
 ) -> Handoff:
     """Create the handoff with its own clock, its audit row and the rep's notification."""
-    policy = sla_policy_for(lead=lead)
     hours = policy.first_response_hours if policy else DEFAULT_FIRST_RESPONSE_HOURS
     handoff = Handoff.objects.create(
         lead=lead,
@@ -108,7 +109,7 @@ def _handoff_open(
         policy=policy,
         first_response_hours=hours,
         assigned_at=now,
-        due_at=handoff_deadline(rep=rep, start=now, hours=hours),
+        due_at=rep.calendar(days_off=days_off).add(now, timedelta(hours=hours)),
         previous=previous,
     )
     HandoffEvent.objects.create(
@@ -210,7 +211,15 @@ def handoff_reassign(
             to_state=old.state,
             note=reason[:300],
         )
-        new = _handoff_open(lead=lead, rep=rep, actor=actor, now=now, previous=old)
+        new = _handoff_open(
+            lead=lead,
+            rep=rep,
+            actor=actor,
+            now=now,
+            policy=sla_policy_for(lead=lead),
+            days_off=company_days_off(),
+            previous=old,
+        )
     logger.info(
         "handoff reassigned handoff_id=%s new_handoff_id=%s from_rep_id=%s to_rep_id=%s",
         old.pk,

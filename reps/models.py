@@ -1,3 +1,4 @@
+import functools
 import zoneinfo
 from datetime import date, datetime
 
@@ -94,15 +95,20 @@ class Rep(models.Model):
         ]
         closed = ClosedDays(
             public=(
-                holidays.country_holidays(
-                    self.holiday_country, subdiv=self.holiday_subdivision or None
-                )
+                public_holidays(self.holiday_country, self.holiday_subdivision)
                 if self.holiday_country
                 else None
             ),
             company=days_off,
         )
         return BusinessCalendar.build(timezone=self.timezone, shifts=shifts, closed_days=closed)
+
+
+@functools.lru_cache(maxsize=128)
+def public_holidays(country: str, subdivision: str) -> holidays.HolidayBase:
+    """One holiday calendar per country and subdivision for the whole process: building one
+    is slow, and the package fills in years lazily as dates are asked for."""
+    return holidays.country_holidays(country, subdiv=subdivision or None)
 
 
 class ClosedDays:

@@ -1,9 +1,8 @@
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from leads.criteria import email_domain_kind, split_choices
 from leads.models import Lead, Stage
@@ -18,20 +17,23 @@ def week_start(*, at: datetime, tz: str) -> datetime:
 
 
 def rep_assigned_this_week(*, reps: Sequence[Rep], now: datetime) -> dict[int, int]:
-    """How many handoffs each rep was given since Monday 00:00 of their own week."""
+    """How many handoffs each rep was given since Monday 00:00 of their own week: one
+    aggregate query over the (rep, assigned_at) index, whatever the number of handoffs."""
     from handoff.models import Handoff
 
     if not reps:
         return {}
-    starts = {rep.pk: week_start(at=now, tz=rep.timezone) for rep in reps}
-    rows = Handoff.objects.filter(
-        rep_id__in=starts.keys(), assigned_at__gte=min(starts.values())
-    ).values_list("rep_id", "assigned_at")
-    counts: Counter[int] = Counter()
-    for rep_id, assigned_at in rows:
-        if assigned_at >= starts[rep_id]:
-            counts[rep_id] += 1
-    return dict(counts)
+    since_monday = Q()
+    for rep in reps:
+        since_monday |= Q(rep_id=rep.pk, assigned_at__gte=week_start(at=now, tz=rep.timezone))
+    rows = (
+        Handoff.objects.filter(since_monday)
+        .order_by()
+        .values("rep_id")
+        .annotate(count=Count("pk"))
+        .values_list("rep_id", "count")
+    )
+    return dict(rows)
 
 
 def rep_local_now(*, rep: Rep, now: datetime) -> datetime:

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from leads.models import Lead
-from reps.models import Rep, RoutingRule
+from reps.models import Absence, Rep, RoutingRule
 from reps.selectors import account_owner_for, rep_assigned_this_week, routing_rule_for
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,28 @@ def _ineligible_reason(rep: Rep, *, now: datetime, loads: dict[int, int]) -> str
     return None
 
 
-def _lock(candidates: QuerySet[Rep]) -> list[Rep]:
-    # Lock in id order, so that concurrent pickers queue rather than deadlock.
+def _with_eligibility_data(candidates: QuerySet[Rep], *, now: datetime) -> list[Rep]:
+    # Only absences still running matter to eligibility.
     return list(
-        candidates.select_for_update(of=("self",))
-        .select_related("user")
+        candidates.select_related("user")
         .order_by("pk")
-        .prefetch_related("absences", "working_periods")
+        .prefetch_related(
+            Prefetch("absences", queryset=Absence.objects.filter(ends_at__gt=now)),
+            "working_periods",
+        )
     )
+
+
+def _lock_credits(rep_ids: list[int]) -> dict[int, float]:
+    """Lock the reps' rows, in id order so that concurrent pickers queue rather than
+    deadlock, and read their round-robin credit as it is now."""
+    rows = (
+        Rep.objects.select_for_update()
+        .filter(pk__in=rep_ids)
+        .order_by("pk")
+        .values_list("pk", "routing_credit")
+    )
+    return dict(rows)
 
 
 def rep_pick(
@@ -60,11 +74,16 @@ def rep_pick(
 ) -> RoutingDecision:
     """Choose the next rep among `candidates` (default: all active reps) by weighted round robin.
 
-    Must run inside a transaction: the candidate rows are locked before credits are read and
-    written. With `dry_run` nothing is written, for the routing simulator.
+    Must run inside a transaction. Eligibility is read first without locks; then only the
+    eligible reps' rows are locked, their credits read and written, and the chosen rep's
+    weekly load checked again under the lock, since a concurrent pick may have filled it.
+    The locks are held until the caller commits, so the caller should pick last. With
+    `dry_run` nothing is written, for the routing simulator.
     """
     now = now or timezone.now()
-    reps = _lock(candidates if candidates is not None else Rep.objects.active())
+    reps = _with_eligibility_data(
+        candidates if candidates is not None else Rep.objects.active(), now=now
+    )
     loads = rep_assigned_this_week(reps=reps, now=now)
     eligible: list[Rep] = []
     skipped: dict[int, str] = {}
@@ -74,22 +93,37 @@ def rep_pick(
             skipped[rep.pk] = reason
         else:
             eligible.append(rep)
-    if not eligible:
-        return RoutingDecision(rep=None, eligible=[], skipped=skipped)
 
-    total_weight = sum(rep.weekly_capacity for rep in eligible)
-    for rep in eligible:
-        rep.routing_credit += rep.weekly_capacity
-    chosen = max(eligible, key=lambda rep: (rep.routing_credit, -rep.pk))
-    chosen.routing_credit -= total_weight
-    chosen.last_assigned_at = now
-    if not dry_run:
-        Rep.objects.bulk_update(eligible, ["routing_credit"])
-        Rep.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
-    logger.info(
-        "rep picked rep_id=%s eligible=%s skipped=%s", chosen.pk, len(eligible), len(skipped)
-    )
-    return RoutingDecision(rep=chosen, eligible=eligible, skipped=skipped)
+    while eligible:
+        credits = _lock_credits([rep.pk for rep in eligible])
+        total_weight = sum(rep.weekly_capacity for rep in eligible)
+        for rep in eligible:
+            rep.routing_credit = credits[rep.pk] + rep.weekly_capacity
+        chosen = max(eligible, key=lambda rep: (rep.routing_credit, -rep.pk))
+        if rep_assigned_this_week(reps=[chosen], now=now).get(chosen.pk, 0) >= (
+            chosen.weekly_capacity
+        ):
+            eligible.remove(chosen)
+            skipped[chosen.pk] = "at weekly capacity"
+            continue
+        chosen.routing_credit -= total_weight
+        chosen.last_assigned_at = now
+        if not dry_run:
+            # One set-based update that mirrors the arithmetic above, under the row locks.
+            is_chosen = Q(pk=chosen.pk)
+            Rep.objects.filter(pk__in=[rep.pk for rep in eligible]).update(
+                routing_credit=F("routing_credit")
+                + F("weekly_capacity")
+                - Case(When(is_chosen, then=Value(float(total_weight))), default=Value(0.0)),
+                last_assigned_at=Case(
+                    When(is_chosen, then=Value(now)), default=F("last_assigned_at")
+                ),
+            )
+        logger.info(
+            "rep picked rep_id=%s eligible=%s skipped=%s", chosen.pk, len(eligible), len(skipped)
+        )
+        return RoutingDecision(rep=chosen, eligible=eligible, skipped=skipped)
+    return RoutingDecision(rep=None, eligible=[], skipped=skipped)
 
 
 def rep_route(
@@ -108,7 +142,8 @@ def rep_route(
     excluded = set(exclude_rep_ids)
     owner = account_owner_for(lead=lead)
     if owner is not None and owner.pk not in excluded:
-        (locked,) = _lock(Rep.objects.filter(pk=owner.pk))
+        (locked,) = _with_eligibility_data(Rep.objects.filter(pk=owner.pk), now=now)
+        _lock_credits([locked.pk])
         loads = rep_assigned_this_week(reps=[locked], now=now)
         reason = _ineligible_reason(locked, now=now, loads=loads)
         if reason is None:
