@@ -259,3 +259,59 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class HandoffPoint(models.TextChoices):
+    TO_BDR = "to_bdr", "Before an MQL goes to a BDR"
+    TO_ACCOUNT_EXECUTIVE = "to_ae", "Before an SQL goes to an account executive"
+
+
+class RequiredField(models.Model):
+    """A CRM field that must be filled before a lead changes hands at the given point."""
+
+    point = models.CharField(max_length=10, choices=HandoffPoint.choices)
+    field = models.CharField(max_length=50, help_text="A lead field, e.g. phone or pain.")
+    label = models.CharField(max_length=100, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["point", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["point", "field"], name="one_required_field_per_point")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_point_display()}: {self.label or self.field}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from handoff.documentation import REQUIRABLE_FIELDS
+
+        if self.field not in REQUIRABLE_FIELDS:
+            raise ValidationError(
+                {
+                    "field": f"'{self.field}' is not a lead field that can be required. Use one of "
+                    f"{', '.join(sorted(REQUIRABLE_FIELDS))}."
+                }
+            )
+
+
+class QuarterlyReview(models.Model):
+    """RevOps' quarterly review of the protocol: the quarter's figures, frozen, and what was
+    decided."""
+
+    quarter_start = models.DateField(unique=True)
+    reviewed_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    metrics = models.JSONField(default=dict, help_text="A snapshot taken when the review was held.")
+    decisions = models.TextField(help_text="What the teams agreed to change, and why.")
+
+    class Meta:
+        ordering = ["-quarter_start"]
+
+    def __str__(self) -> str:
+        return f"Review of the quarter starting {self.quarter_start}"

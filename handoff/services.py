@@ -18,6 +18,7 @@ from django_fsm import can_proceed
 
 from feedback.models import RejectionOutcome, RejectionReason
 from handoff import roles
+from handoff.documentation import missing_required_fields
 from handoff.errors import HandoffError, PermissionRefused, TransitionConflict, TransitionRefused
 from handoff.models import (
     DEFAULT_FIRST_RESPONSE_HOURS,
@@ -27,6 +28,7 @@ from handoff.models import (
     EscalationLevel,
     Handoff,
     HandoffEvent,
+    HandoffPoint,
     HandoffState,
     SlaPolicy,
 )
@@ -78,6 +80,13 @@ def handoff_assign(
     many leads then pile up in it.
     """
     now = now or timezone.now()
+    missing = missing_required_fields(lead=lead, point=HandoffPoint.TO_BDR)
+    if missing:
+        # The lead waits as an unassigned MQL until marketing completes it.
+        logger.warning(
+            "handoff blocked by missing fields lead_id=%s count=%s", lead.pk, len(missing)
+        )
+        return None
     # Everything that does not depend on the rep is read before routing locks the reps.
     policy = sla_policy_for(lead=lead)
     days_off = company_days_off()
@@ -443,6 +452,52 @@ def handoff_qualify(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
         lead_transition(lead=lead, transition="qualify_sql", actor=actor, reason="BANT confirmed")
     logger.info("handoff qualified handoff_id=%s lead_id=%s", handoff.pk, lead.pk)
     return handoff
+
+
+OPPORTUNITY_MISSING = "This lead cannot go to an account executive yet. Missing: {missing}."
+NOT_AN_ACCOUNT_EXECUTIVE = "Choose an active account executive."
+
+
+def lead_open_opportunity(
+    *, lead_id: int, actor: AbstractBaseUser, account_executive_id: int
+) -> Lead:
+    """Hand an SQL to an account executive as an opportunity, once its required CRM fields
+    are complete. Refused with the list of what is missing, and nothing changed, otherwise."""
+    executive = (
+        get_user_model()
+        .objects.filter(
+            pk=account_executive_id, is_active=True, groups__name=roles.ACCOUNT_EXECUTIVE
+        )
+        .first()
+    )
+    if executive is None:
+        raise HandoffError(NOT_AN_ACCOUNT_EXECUTIVE)
+    with transaction.atomic():
+        lead = lead_lock(lead_id=lead_id)
+        handoff = lead.handoffs.select_related("rep__team").order_by("-assigned_at", "-pk").first()
+        if handoff is None or not actor_may_act(handoff=handoff, actor=actor):
+            raise PermissionRefused(NOT_YOURS)
+        missing = missing_required_fields(lead=lead, point=HandoffPoint.TO_ACCOUNT_EXECUTIVE)
+        if missing:
+            raise TransitionRefused(OPPORTUNITY_MISSING.format(missing=", ".join(missing)))
+        lead.account_executive = executive
+        lead_transition(
+            lead=lead,
+            transition="open_opportunity",
+            actor=actor,
+            reason=f"handed to account executive {executive.pk}",
+        )
+        lead.save(update_fields=["account_executive", "updated_at"])
+        notification_create(
+            recipient=executive,
+            kind="opportunity_handed_over",
+            key=f"opportunity:{lead.pk}",
+            title=f"New opportunity: {lead.display_name}",
+            body="Sales qualified it; the packet has the pain, context and BANT.",
+            url=reverse("handoff-detail", args=[handoff.pk]),
+        )
+    logger.info("opportunity opened lead_id=%s account_executive_id=%s", lead.pk, executive.pk)
+    return lead
 
 
 def handoff_escalate(*, handoff_id: int, now: datetime | None = None) -> Escalation | None:

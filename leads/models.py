@@ -117,6 +117,14 @@ class Lead(FSMModelMixin, models.Model):
     )
     timeline_note = models.CharField(max_length=500, blank=True)
     ready_for_demo = models.BooleanField(default=False)
+    # Who took the lead on once it became an opportunity.
+    account_executive = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="opportunities",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
