@@ -49,11 +49,8 @@ def test_datablist_file_imports_every_row_and_hands_off_up_to_capacity(demo_team
     path = real_file("datablist_leads_10000.csv")
     rows = read_rows(path)
     # The file has no behaviour and no job titles, so the shipped rules qualify nobody.
-    # RevOps values referrals and partners: with a company address they reach the threshold.
-    FitRuleFactory(
-        name="Referral or partner", field="source", operator="one_of",
-        value="referral,partner-program", points=40,
-    )  # fmt: skip
+    # RevOps values referrals: with a company address they reach the threshold.
+    FitRuleFactory(name="Referral", field="source", operator="equals", value="referral", points=40)
 
     report = leads_import(source=path, actor=None)
 
@@ -69,7 +66,7 @@ def test_datablist_file_imports_every_row_and_hands_off_up_to_capacity(demo_team
     )
     mqls = Lead.objects.filter(stage=Stage.MQL)
     assert report.mqls_created == mqls.count() > 0
-    assert set(mqls.values_list("source__slug", flat=True)) == {"referral", "partner-program"}
+    assert set(mqls.values_list("source__slug", flat=True)) == {"referral"}
     assert report.handoffs_created == Handoff.objects.count() == min(report.mqls_created, 250)
     assert sorted(Counter(Handoff.objects.values_list("rep", flat=True)).values()) == [50] * 5
 
@@ -107,15 +104,13 @@ def test_x_education_file_imports_every_row_and_hands_off_up_to_capacity(demo_te
     assert converted[1] / mqls.count() > base_rate
 
 
-def test_x_education_file_imported_again_creates_nothing(demo_team):
-    path = real_file("x_education_leads.csv")
+def test_datablist_file_imported_again_creates_nothing(demo_team):
+    path = real_file("datablist_leads_10000.csv")
     leads_import(source=path, actor=None)
-    counts = (Lead.objects.count(), Activity.objects.count(), Handoff.objects.count())
+    counts = (Lead.objects.count(), Source.objects.count(), Activity.objects.count())
 
     again = leads_import(source=path, actor=None)
 
-    assert (again.created, again.matched, again.updated, again.activities_created) == (
-        0, 9240, 0, 0,
-    )  # fmt: skip
-    assert (again.mqls_created, again.handoffs_created) == (0, 0)
-    assert (Lead.objects.count(), Activity.objects.count(), Handoff.objects.count()) == counts
+    assert (again.created, again.matched, again.updated, again.merged) == (0, 10000, 0, 0)
+    assert (again.activities_created, again.sources_created, again.mqls_created) == (0, 0, 0)
+    assert (Lead.objects.count(), Source.objects.count(), Activity.objects.count()) == counts
