@@ -163,7 +163,8 @@ def table_open(source: str | Path | IO[bytes]) -> Iterator[Table]:
 
 def _table_from_binary(raw: IO[bytes]) -> Table:
     encoding = detect_encoding(raw)
-    # The wrapper is not closed here: closing it would close the caller's stream too.
+    # Through the unclosable view, closing or collecting the wrapper leaves the caller's
+    # stream open.
     text = io.TextIOWrapper(io.BufferedReader(_Unclosable(raw)), encoding=encoding, newline="")
     return _table_from_text(text, encoding=encoding)
 
