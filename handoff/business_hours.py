@@ -149,6 +149,24 @@ class BusinessCalendar:
             total += min(close_at, end) - open_at
         return total
 
+    def add_days(self, start: datetime, days: int) -> datetime:
+        """The close of the `days`-th working day counted from `start`, the day of `start`
+        included when the calendar is still open after it. A working day is a local date on
+        which a shift starts."""
+        if days < 1:
+            raise CalendarError("count at least one business day")
+        seen: list[date] = []
+        last_close: datetime | None = None
+        for open_at, close_at in self.open_intervals(start):
+            day = open_at.astimezone(self.timezone).date()
+            if not seen or seen[-1] != day:
+                if len(seen) == days:
+                    break
+                seen.append(day)
+            last_close = close_at
+        assert last_close is not None
+        return last_close
+
     def next_opening(self, at: datetime) -> datetime:
         """`at` itself when the calendar is open then, otherwise the next time it opens."""
         open_at, _ = next(self.open_intervals(at))

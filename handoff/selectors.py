@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.http import Http404
 
 from handoff import roles
@@ -30,6 +30,20 @@ def mql_waiting_ids(*, limit: int) -> list[int]:
         .order_by("mql_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def waiting_episode_id() -> int:
+    """Names the current spell of MQLs waiting for a rep: the id of the oldest stage event
+    that made a still-waiting lead MQL. New waiting leads never change it (their events come
+    later); it changes only once the leads that started the spell have been placed."""
+    from leads.models import LeadEvent, Stage
+
+    oldest = (
+        LeadEvent.objects.filter(to_stage=Stage.MQL, lead__stage=Stage.MQL)
+        .exclude(lead__handoffs__state__in=OPEN_HANDOFF_STATES)
+        .aggregate(oldest=Min("pk"))["oldest"]
+    )
+    return oldest or 0
 
 
 def _visible_to(user: AbstractBaseUser) -> Q:

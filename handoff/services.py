@@ -33,7 +33,7 @@ from handoff.models import (
     SlaPolicy,
 )
 from handoff.notifications import notification_create
-from handoff.selectors import handoff_ids_overdue, mql_waiting_ids
+from handoff.selectors import handoff_ids_overdue, mql_waiting_ids, waiting_episode_id
 from leads.models import BANT_PARTS, Lead, Stage, bant_missing
 from leads.services import SQL_MISSING, lead_lock, lead_transition
 from reps.models import CompanyDayOff, Rep
@@ -148,10 +148,9 @@ def _handoff_open(
 
 
 def _alert_managers_nobody_eligible() -> None:
-    # The oldest waiting lead names the episode: while it waits, more leads add no alert; once
-    # the queue drains, the next lead that cannot be placed starts a new episode.
-    oldest_waiting = mql_waiting_ids(limit=1)
-    episode = oldest_waiting[0] if oldest_waiting else 0
+    # One alert per spell of waiting: more leads joining the queue add none; once the queue
+    # has drained, the next lead that cannot be placed starts a new spell.
+    episode = waiting_episode_id()
     for manager in get_user_model().objects.filter(groups__name=roles.MANAGER, is_active=True):
         notification_create(
             recipient=manager,

@@ -262,3 +262,22 @@ def test_elapsed_matches_minute_by_minute_reference(
 def test_elapsed_undoes_add(calendar: BusinessCalendar, start: datetime, minutes: int):
     due = calendar.add(start, timedelta(minutes=minutes))
     assert calendar.elapsed(start, due) == timedelta(minutes=minutes)
+
+
+def test_add_days_counts_working_days_including_today():
+    calendar = nine_to_five()
+    # Thursday 10:00: Thursday, Friday, Monday -> Monday 17:00.
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 3, 10), 3) == local(
+        NEW_YORK, 2026, 12, 7, 17
+    )
+    # After Thursday's close, Thursday no longer counts.
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 3, 18), 1) == local(
+        NEW_YORK, 2026, 12, 4, 17
+    )
+
+
+def test_add_days_skips_holidays():
+    calendar = nine_to_five(closed=frozenset({date(2026, 12, 25)}))
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 24, 9), 2) == local(
+        NEW_YORK, 2026, 12, 28, 17
+    )

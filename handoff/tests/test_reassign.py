@@ -109,3 +109,12 @@ def test_waiting_leads_give_one_alert_and_are_placed_when_a_rep_frees_up(team):
     assert leads_assign_waiting(now=NOW) == 3
     assert Handoff.objects.open().filter(rep=rep).count() == 3
     assert leads_assign_waiting(now=NOW) == 0
+
+
+def test_one_alert_when_leads_start_waiting_out_of_id_order(team):
+    manager = UserFactory(username="head", roles=["Manager"])
+    RepFactory(team=team, active=False)
+    first, second, third = (qualified_lead() for _ in range(3))
+    for lead in (third, first, second):
+        assert lead_qualify_if_ready(lead_id=lead.pk, now=NOW) is None
+    assert Notification.objects.filter(recipient=manager, kind="routing_exhausted").count() == 1
