@@ -11,7 +11,7 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.core import mail
 
-from handoff import services
+from handoff.services import escalation
 from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent, Notification
 from handoff.services import handoff_accept, handoff_log_attempt
 from handoff.tasks import send_notification_email, sweep_overdue_handoffs
@@ -140,7 +140,7 @@ def test_sweep_escalates_an_accepted_handoff_with_no_contact_attempt(
 def test_sweep_after_downtime_pages_through_every_overdue_handoff_once(
     rep, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(services, "SWEEP_BATCH_SIZE", 2)
+    monkeypatch.setattr(escalation, "SWEEP_BATCH_SIZE", 2)
     handoffs = [handed_off(rep) for _ in range(5)]
 
     first = sweep_at(DUE + timedelta(days=3), django_capture_on_commit_callbacks)

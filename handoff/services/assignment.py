@@ -1,0 +1,228 @@
+"""Giving leads to reps: assignment by routing, reassignment, and the waiting queue.
+
+Locks are always taken in the order lead, handoff, rep.
+"""
+
+import logging
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from handoff import roles
+from handoff.documentation import missing_required_fields
+from handoff.errors import HandoffError, PermissionRefused
+from handoff.models import (
+    DEFAULT_FIRST_RESPONSE_HOURS,
+    OPEN_HANDOFF_STATES,
+    Handoff,
+    HandoffEvent,
+    HandoffPoint,
+    SlaPolicy,
+)
+from handoff.notifications import notification_create
+from handoff.selectors import mql_waiting_ids, waiting_episode_id
+from handoff.services.common import (
+    actor_may_act,
+    company_days_off,
+    require_transition,
+    sla_policy_for,
+)
+from leads.models import Lead, Stage
+from leads.services import lead_lock
+from reps.models import Rep
+from reps.services import rep_route
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 500
+
+
+def handoff_assign(
+    *, lead: Lead, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> Handoff | None:
+    """Give an MQL to the rep routing picks, with a first-response deadline.
+
+    The caller holds the lead's row lock. With no eligible rep the lead waits in the
+    unassigned queue; the managers get one alert for each time that queue fills up, however
+    many leads then pile up in it.
+    """
+    now = now or timezone.now()
+    missing = missing_required_fields(lead=lead, point=HandoffPoint.TO_BDR)
+    if missing:
+        # The lead waits as an unassigned MQL until marketing completes it.
+        logger.warning(
+            "handoff blocked by missing fields lead_id=%s count=%s", lead.pk, len(missing)
+        )
+        return None
+    # Everything that does not depend on the rep is read before routing locks the reps.
+    policy = sla_policy_for(lead=lead)
+    days_off = company_days_off()
+    decision = rep_route(lead=lead, now=now)
+    if decision.rep is None:
+        logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
+        _alert_managers_nobody_eligible()
+        return None
+    return handoff_open(
+        lead=lead, rep=decision.rep, actor=actor, now=now, policy=policy, days_off=days_off
+    )
+
+
+def handoff_open(
+    *,
+    lead: Lead,
+    rep: Rep,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    policy: SlaPolicy | None,
+    days_off: frozenset[date],
+    previous: Handoff | None = None,
+) -> Handoff:
+    """Create the handoff with its own clock, its audit row and the rep's notification."""
+    hours = policy.first_response_hours if policy else DEFAULT_FIRST_RESPONSE_HOURS
+    handoff = Handoff.objects.create(
+        lead=lead,
+        rep=rep,
+        policy=policy,
+        first_response_hours=hours,
+        assigned_at=now,
+        due_at=rep.calendar(days_off=days_off).add(now, timedelta(hours=hours)),
+        previous=previous,
+    )
+    HandoffEvent.objects.create(
+        handoff=handoff,
+        kind=HandoffEvent.Kind.ASSIGNED,
+        actor=actor,
+        to_state=handoff.state,
+        note=f"first response due within {hours} business hours",
+    )
+    notification_create(
+        recipient=rep.user,
+        kind="handoff_assigned",
+        key=f"handoff-assigned:{handoff.pk}",
+        title=f"New lead: {lead.display_name}",
+        body=f"Respond by {handoff.due_at.astimezone(ZoneInfo(rep.timezone)):%a %d %b %H:%M %Z}.",
+        url=reverse("handoff-detail", args=[handoff.pk]),
+    )
+    logger.info(
+        "handoff assigned handoff_id=%s lead_id=%s rep_id=%s hours=%s previous_id=%s",
+        handoff.pk,
+        lead.pk,
+        rep.pk,
+        hours,
+        previous.pk if previous else None,
+    )
+    return handoff
+
+
+def _alert_managers_nobody_eligible() -> None:
+    # One alert per spell of waiting: more leads joining the queue add none; once the queue
+    # has drained, the next lead that cannot be placed starts a new spell.
+    episode = waiting_episode_id()
+    for manager in get_user_model().objects.filter(groups__name=roles.MANAGER, is_active=True):
+        notification_create(
+            recipient=manager,
+            kind="routing_exhausted",
+            key=f"routing-exhausted:{episode}",
+            title="MQLs are waiting: no rep can take them",
+            body="Every rep who could take them is inactive, out of office or at capacity.",
+            url=reverse("manager-dashboard"),
+        )
+
+
+REASSIGN_REASON_REQUIRED = "Say why the lead is being reassigned."
+REASSIGN_NOBODY = "No other rep can take this lead now: all are inactive, away or at capacity."
+REASSIGN_SAME_REP = "The lead is already with this rep."
+REASSIGN_NOT_ALLOWED = "Only the rep's manager or RevOps can reassign a lead."
+
+
+def handoff_reassign(
+    *,
+    handoff_id: int,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    to_rep_id: int | None = None,
+    now: datetime | None = None,
+) -> Handoff:
+    """Move an open handoff to another rep, who gets a fresh clock.
+
+    A manager (or RevOps) names the rep or lets routing choose; the system (actor None)
+    reassigns when the escalation chain says so. The old handoff keeps its history and any
+    breach stays on the first rep's record.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise HandoffError(REASSIGN_REASON_REQUIRED)
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
+        lead = lead_lock(lead_id=lead_id)
+        old = (
+            Handoff.objects.select_for_update(of=("self",))
+            .select_related("rep__team")
+            .get(pk=handoff_id)
+        )
+        if actor is not None and not (
+            actor_may_act(handoff=old, actor=actor) and old.rep.user_id != actor.pk
+        ):
+            raise PermissionRefused(REASSIGN_NOT_ALLOWED)
+        require_transition(old, "hand_over")
+        if to_rep_id is not None:
+            if to_rep_id == old.rep_id:
+                raise HandoffError(REASSIGN_SAME_REP)
+            rep = Rep.objects.active().select_for_update(of=("self",)).get(pk=to_rep_id)
+        else:
+            rep = rep_route(lead=lead, now=now, exclude_rep_ids=[old.rep_id]).rep
+            if rep is None:
+                raise HandoffError(REASSIGN_NOBODY)
+        from_state = old.state
+        old.hand_over()
+        old.ended_at = now
+        old.save(update_fields=["state", "ended_at"])
+        HandoffEvent.objects.create(
+            handoff=old,
+            kind=HandoffEvent.Kind.REASSIGNED,
+            actor=actor,
+            from_state=from_state,
+            to_state=old.state,
+            note=reason[:300],
+        )
+        new = handoff_open(
+            lead=lead,
+            rep=rep,
+            actor=actor,
+            now=now,
+            policy=sla_policy_for(lead=lead),
+            days_off=company_days_off(),
+            previous=old,
+        )
+    logger.info(
+        "handoff reassigned handoff_id=%s new_handoff_id=%s from_rep_id=%s to_rep_id=%s",
+        old.pk,
+        new.pk,
+        old.rep_id,
+        rep.pk,
+    )
+    return new
+
+
+def leads_assign_waiting(*, now: datetime | None = None) -> int:
+    """Try again to place MQLs that found no eligible rep; returns how many were placed."""
+    placed = 0
+    for lead_id in mql_waiting_ids(limit=SWEEP_BATCH_SIZE):
+        with transaction.atomic():
+            lead = lead_lock(lead_id=lead_id)
+            if (
+                lead.stage != Stage.MQL
+                or lead.handoffs.filter(state__in=OPEN_HANDOFF_STATES).exists()
+            ):
+                continue
+            if handoff_assign(lead=lead, actor=None, now=now) is None:
+                # Nobody can take leads now; the rest of the queue would fail the same way.
+                break
+            placed += 1
+    return placed

@@ -1,0 +1,63 @@
+"""What the handoff services share: who may act, locking, the policy and calendar inputs."""
+
+import logging
+from datetime import date
+
+from django.contrib.auth.models import AbstractBaseUser
+from django_fsm import can_proceed
+
+from handoff import roles
+from handoff.errors import PermissionRefused, TransitionConflict
+from handoff.models import (
+    Handoff,
+    SlaPolicy,
+)
+from leads.models import Lead
+from reps.models import CompanyDayOff
+
+logger = logging.getLogger(__name__)
+
+NOT_YOURS = "You can only act on handoffs you own or manage."
+ALREADY_CHANGED = "This handoff is already {state}; reload the page to see its current state."
+
+
+def sla_policy_for(*, lead: Lead) -> SlaPolicy | None:
+    for policy in SlaPolicy.objects.filter(active=True).order_by("position", "pk"):
+        if policy.source_id and policy.source_id != lead.source_id:
+            continue
+        if policy.min_score is not None and lead.score < policy.min_score:
+            continue
+        return policy
+    return None
+
+
+def company_days_off() -> frozenset[date]:
+    return frozenset(CompanyDayOff.objects.values_list("day", flat=True))
+
+
+def actor_may_act(*, handoff: Handoff, actor: AbstractBaseUser) -> bool:
+    """The rep who holds the handoff, that rep's manager, or a RevOps admin."""
+    if handoff.rep.user_id == actor.pk:
+        return True
+    if roles.has_role(actor, roles.REVOPS):
+        return True
+    return roles.has_role(actor, roles.MANAGER) and actor.pk in (
+        handoff.rep.manager_id,
+        handoff.rep.team.manager_id if handoff.rep.team_id else None,
+    )
+
+
+def lock_for_actor(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("rep__team")
+        .get(pk=handoff_id)
+    )
+    if not actor_may_act(handoff=handoff, actor=actor):
+        raise PermissionRefused(NOT_YOURS)
+    return handoff
+
+
+def require_transition(handoff: Handoff, method_name: str) -> None:
+    if not can_proceed(getattr(handoff, method_name)):
+        raise TransitionConflict(ALREADY_CHANGED.format(state=handoff.get_state_display().lower()))
