@@ -15,7 +15,7 @@ from handoff.models import (
     Notification,
     SlaPolicy,
 )
-from handoff.services import handoff_escalate
+from handoff.services import handoff_sla_check
 
 
 class ReadOnlyAdminMixin:
@@ -117,17 +117,16 @@ class HandoffAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(
-        description="Escalate the selected handoffs that are past their deadline",
+        description="Run the SLA check now on the selected handoffs",
         permissions=["change"],
     )
     def escalate_overdue(self, request: HttpRequest, queryset: QuerySet[Handoff]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
-        escalated = sum(1 for pk in ids if handoff_escalate(handoff_id=pk) is not None)
+        acted = sum(1 for pk in ids if handoff_sla_check(handoff_id=pk))
         self.message_user(
             request,
-            f"{escalated} of {len(ids)} handoffs escalated; the others were in time, answered, "
-            "closed or already escalated.",
-            messages.SUCCESS if escalated else messages.INFO,
+            f"SLA steps taken on {acted} of {len(ids)} handoffs; nothing was due on the others.",
+            messages.SUCCESS if acted else messages.INFO,
         )
 
 

@@ -36,6 +36,34 @@ class SlaPolicy(models.Model):
         ],
         help_text="Business hours of the rep's calendar.",
     )
+    warning_percent = models.PositiveSmallIntegerField(
+        default=75,
+        validators=[MaxValueValidator(99)],
+        help_text="Warn the rep when this share of the budget is used; 0 turns warnings off.",
+    )
+
+    # The escalation chain: each level's delay, in business hours after the deadline. Empty
+    # turns a level off. Each level happens once per handoff.
+    remind_rep_after_hours = models.PositiveSmallIntegerField(null=True, blank=True, default=0)
+    alert_manager_after_hours = models.PositiveSmallIntegerField(null=True, blank=True, default=0)
+    reassign_after_hours = models.PositiveSmallIntegerField(null=True, blank=True, default=4)
+    return_after_hours = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=8,
+        help_text="Give the lead back to marketing with the reason 'no response'.",
+    )
+
+    # Follow-up cadence after the first response.
+    cadence_attempts = models.PositiveSmallIntegerField(
+        default=3, help_text="Attempts the rep must make; 0 turns the cadence off."
+    )
+    cadence_business_days = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1)]
+    )
+    cadence_min_spacing_hours = models.PositiveSmallIntegerField(
+        default=4, help_text="Attempts closer together than this count as one."
+    )
 
     class Meta:
         ordering = ["position", "id"]
@@ -44,6 +72,28 @@ class SlaPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.first_response_hours} business hours"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        chain = [
+            (name, getattr(self, name))
+            for name in (
+                "remind_rep_after_hours",
+                "alert_manager_after_hours",
+                "reassign_after_hours",
+                "return_after_hours",
+            )
+            if getattr(self, name) is not None
+        ]
+        for (_, earlier_hours), (later, later_hours) in zip(chain, chain[1:], strict=False):
+            if later_hours < earlier_hours:
+                raise ValidationError(
+                    {
+                        later: f"Policy '{self.name}': this level ({later_hours} h) cannot come "
+                        f"before the one above it ({earlier_hours} h)."
+                    }
+                )
 
 
 class HandoffState(models.TextChoices):
@@ -82,6 +132,9 @@ class Handoff(ConcurrentTransitionMixin, models.Model):
     previous = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next"
     )
+    # When the SLA engine next has something to check on this handoff (a warning, a deadline,
+    # an escalation level, the end of the cadence). Empty once nothing is left to do.
+    next_check_at = models.DateTimeField(null=True, blank=True)
 
     objects = HandoffQuerySet.as_manager()
 
@@ -109,6 +162,12 @@ class Handoff(ConcurrentTransitionMixin, models.Model):
                 name="handoff_open_queue",
             ),
             models.Index(fields=["rep", "assigned_at"], name="handoff_rep_assigned"),
+            # The SLA sweep: open handoffs whose next check has come.
+            models.Index(
+                fields=["next_check_at"],
+                condition=models.Q(state__in=OPEN_HANDOFF_STATES, next_check_at__isnull=False),
+                name="handoff_sla_next_check",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -204,7 +263,14 @@ class ContactAttempt(models.Model):
 
 
 class EscalationLevel(models.IntegerChoices):
-    MANAGER_ALERT = 1, "Manager alerted"
+    """The SLA engine's steps, in the order they fall due."""
+
+    WARNING = 0, "Rep warned: deadline near"
+    REMIND_REP = 1, "Rep reminded: deadline missed"
+    MANAGER_ALERT = 2, "Manager alerted"
+    REASSIGN = 3, "Reassigned to another rep"
+    RETURN_TO_MARKETING = 4, "Returned to marketing"
+    CADENCE_MISSED = 5, "Follow-up cadence missed; manager alerted"
 
 
 class Escalation(models.Model):
@@ -217,6 +283,7 @@ class Escalation(models.Model):
     notified = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

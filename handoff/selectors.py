@@ -1,20 +1,26 @@
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404
 
 from handoff import roles
-from handoff.models import OPEN_HANDOFF_STATES, Escalation, EscalationLevel, Handoff
+from handoff.models import (
+    OPEN_HANDOFF_STATES,
+    Escalation,
+    Handoff,
+    HandoffEvent,
+    HandoffState,
+)
 
 
-def handoff_ids_overdue(*, now: datetime, after_id: int = 0, limit: int) -> list[int]:
-    """Open handoffs with no first response whose deadline has passed and that have not been
-    escalated yet, in id order so that a sweep can page through them."""
+def handoff_ids_due_for_check(*, now: datetime, after_id: int = 0, limit: int) -> list[int]:
+    """Open handoffs whose next SLA check has come, in id order so that a sweep can page
+    through them. Served by the partial index on next_check_at."""
     return list(
-        Handoff.objects.awaiting_first_response()
-        .filter(due_at__lte=now, pk__gt=after_id)
-        .exclude(escalations__level=EscalationLevel.MANAGER_ALERT)
+        Handoff.objects.open()
+        .filter(next_check_at__lte=now, pk__gt=after_id)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -94,3 +100,134 @@ def escalations_for_manager(*, user: AbstractBaseUser) -> QuerySet[Escalation]:
         .select_related("handoff__lead", "rep__user")
         .order_by("-created_at")
     )
+
+
+# The work queue pages by keyset: each page starts after the (due_at, id) of the previous
+# page's last row. A handoff's deadline never changes once set, so rows that stay in the queue
+# keep their place and are neither shown twice nor skipped when others leave between pages.
+QUEUE_PAGE_SIZE = 25
+_CURSOR_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    due_at: datetime
+    pk: int
+
+    def encode(self) -> str:
+        return f"{self.due_at.astimezone(UTC).strftime(_CURSOR_TIME_FORMAT)}_{self.pk}"
+
+    @classmethod
+    def decode(cls, text: str) -> "QueueCursor":
+        """The cursor a link carried; ValueError when it is not one this module wrote."""
+        moment, separator, pk = text.partition("_")
+        if not separator or not pk.isdigit():
+            raise ValueError(f"'{text}' is not a queue position")
+        due_at = datetime.strptime(moment, _CURSOR_TIME_FORMAT).replace(tzinfo=UTC)
+        return cls(due_at=due_at, pk=int(pk))
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    handoffs: list[Handoff]
+    next_cursor: QueueCursor | None
+
+
+def handoff_queue_page(
+    *, handoffs: QuerySet[Handoff], after: QueueCursor | None = None, size: int = QUEUE_PAGE_SIZE
+) -> QueuePage:
+    """One page of `handoffs` by deadline then id, starting after the cursor. One query: it
+    reads one row more than the page to know whether another page follows."""
+    if after is not None:
+        handoffs = handoffs.filter(
+            Q(due_at__gt=after.due_at) | Q(due_at=after.due_at, pk__gt=after.pk)
+        )
+    rows = list(handoffs.order_by("due_at", "pk")[: size + 1])
+    if len(rows) <= size:
+        return QueuePage(handoffs=rows, next_cursor=None)
+    last = rows[size - 1]
+    return QueuePage(handoffs=rows[:size], next_cursor=QueueCursor(due_at=last.due_at, pk=last.pk))
+
+
+def handoff_queue_counts(*, handoffs: QuerySet[Handoff], now: datetime) -> dict[str, int]:
+    """The queue's counters in one aggregate: past the deadline and due within the hour (both
+    still waiting for a first response), new (assigned, not accepted yet) and all open."""
+    from handoff.templatetags.handoff_tags import DUE_SOON
+
+    waiting = Q(first_response_at__isnull=True)
+    return handoffs.order_by().aggregate(
+        breached=Count("pk", filter=waiting & Q(due_at__lte=now)),
+        due_soon=Count("pk", filter=waiting & Q(due_at__gt=now, due_at__lte=now + DUE_SOON)),
+        new=Count("pk", filter=Q(state=HandoffState.ASSIGNED)),
+        total=Count("pk"),
+    )
+
+
+def handoff_get_for_reader(*, handoff_id: int, user: AbstractBaseUser) -> Handoff:
+    """Like handoff_get_for_user, and an account executive may also read the packet of a lead
+    handed to them."""
+    visible = _visible_to(user)
+    if roles.has_role(user, roles.ACCOUNT_EXECUTIVE):
+        visible |= Q(lead__account_executive=user)
+    handoff = (
+        Handoff.objects.filter(visible, pk=handoff_id)
+        .select_related("lead__source", "lead__account_executive", "rep__user", "rep__team")
+        .first()
+    )
+    if handoff is None:
+        raise Http404("No such handoff.")
+    return handoff
+
+
+def handoff_history(*, lead_id: int) -> list[dict]:
+    """Everything that happened to a lead in sales, oldest first: the events of each of its
+    handoffs and its stage changes, as who / what / when / why."""
+    from leads.models import LeadEvent
+
+    entries = [
+        {
+            "at": event.created_at,
+            "actor": event.actor,
+            "what": event.get_kind_display(),
+            "why": event.note,
+            "kind": "handoff",
+            "handoff_id": event.handoff_id,
+        }
+        for event in HandoffEvent.objects.filter(handoff__lead_id=lead_id).select_related("actor")
+    ]
+    entries += [
+        {
+            "at": event.created_at,
+            "actor": event.actor,
+            "what": f"{event.get_from_stage_display()} → {event.get_to_stage_display()}",
+            "why": event.reason,
+            "kind": "stage",
+            "handoff_id": None,
+        }
+        for event in LeadEvent.objects.filter(lead_id=lead_id).select_related("actor")
+    ]
+    return sorted(entries, key=lambda entry: entry["at"])
+
+
+def reps_for_manager(*, user: AbstractBaseUser) -> QuerySet:
+    """The active reps a manager looks after (their own and their teams'); every active rep
+    for RevOps."""
+    from reps.models import Rep
+
+    reps = Rep.objects.active().select_related("user", "team")
+    if roles.has_role(user, roles.REVOPS):
+        return reps
+    return reps.filter(Q(manager=user) | Q(team__manager=user))
+
+
+def rep_open_counts(*, rep_ids: list[int]) -> dict[int, int]:
+    """Open handoffs per rep, in one aggregate over the open-queue index."""
+    rows = (
+        Handoff.objects.open()
+        .filter(rep_id__in=rep_ids)
+        .order_by()
+        .values("rep_id")
+        .annotate(count=Count("pk"))
+        .values_list("rep_id", "count")
+    )
+    return dict(rows)

@@ -8,14 +8,43 @@ from django.db import transaction
 from django.utils import timezone
 
 from handoff.models import Notification
-from handoff.services import handoffs_escalate_overdue, leads_assign_waiting
+from handoff.services import handoff_sla_check, handoffs_sla_sweep, leads_assign_waiting
+
+# A queued check that waited longer than this is dropped: the next sweep queues it again.
+SWEEP_EXPIRES_SECONDS = 600
 
 logger = logging.getLogger(__name__)
 
 
+# A chunk of handoff ids per task: small enough to spread over the workers, large enough that
+# a sweep over thousands of due handoffs queues few messages.
+CHECK_CHUNK_SIZE = 100
+
+
 @shared_task(name="handoff.sweep_overdue_handoffs")
 def sweep_overdue_handoffs() -> int:
-    return handoffs_escalate_overdue()
+    """Find handoffs whose SLA check has come and queue them for the workers."""
+
+    def queue(ids: list[int]) -> None:
+        for offset in range(0, len(ids), CHECK_CHUNK_SIZE):
+            check_handoffs_sla.apply_async(
+                args=[ids[offset : offset + CHECK_CHUNK_SIZE]], expires=SWEEP_EXPIRES_SECONDS
+            )
+
+    return handoffs_sla_sweep(check=queue)
+
+
+@shared_task(name="handoff.check_handoffs_sla")
+def check_handoffs_sla(handoff_ids: list[int]) -> int:
+    started = time.monotonic()
+    taken = sum(len(handoff_sla_check(handoff_id=handoff_id)) for handoff_id in handoff_ids)
+    logger.info(
+        "sla checks done handoffs=%s steps=%s elapsed_ms=%d",
+        len(handoff_ids),
+        taken,
+        (time.monotonic() - started) * 1000,
+    )
+    return taken
 
 
 @shared_task(name="handoff.assign_waiting_leads")

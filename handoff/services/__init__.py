@@ -16,7 +16,7 @@ from handoff.services.common import (
     company_days_off,
     sla_policy_for,
 )
-from handoff.services.escalation import handoff_escalate, handoffs_escalate_overdue
+from handoff.services.escalation import handoff_sla_check, handoffs_sla_sweep
 from handoff.services.work import (
     BANT_FIELDS,
     NOT_AN_ACCOUNT_EXECUTIVE,
@@ -49,12 +49,12 @@ __all__ = [
     "company_days_off",
     "handoff_accept",
     "handoff_assign",
-    "handoff_escalate",
+    "handoff_sla_check",
     "handoff_log_attempt",
     "handoff_qualify",
     "handoff_reassign",
     "handoff_reject",
-    "handoffs_escalate_overdue",
+    "handoffs_sla_sweep",
     "lead_bant_update",
     "lead_open_opportunity",
     "leads_assign_waiting",

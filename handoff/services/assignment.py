@@ -32,6 +32,7 @@ from handoff.services.common import (
     require_transition,
     sla_policy_for,
 )
+from handoff.sla import DEFAULT_POLICY, sla_steps
 from leads.models import Lead, Stage
 from leads.services import lead_lock
 from reps.models import Rep
@@ -84,15 +85,25 @@ def handoff_open(
 ) -> Handoff:
     """Create the handoff with its own clock, its audit row and the rep's notification."""
     hours = policy.first_response_hours if policy else DEFAULT_FIRST_RESPONSE_HOURS
-    handoff = Handoff.objects.create(
+    calendar = rep.calendar(days_off=days_off)
+    handoff = Handoff(
         lead=lead,
         rep=rep,
         policy=policy,
         first_response_hours=hours,
         assigned_at=now,
-        due_at=rep.calendar(days_off=days_off).add(now, timedelta(hours=hours)),
+        due_at=calendar.add(now, timedelta(hours=hours)),
         previous=previous,
     )
+    # Only the system reassigns without an actor, and only when the escalation chain says so.
+    steps = sla_steps(
+        handoff=handoff,
+        policy=policy or DEFAULT_POLICY,
+        calendar=calendar,
+        reassigned_by_sla=previous is not None and actor is None,
+    )
+    handoff.next_check_at = steps[0].at if steps else None
+    handoff.save(force_insert=True)
     HandoffEvent.objects.create(
         handoff=handoff,
         kind=HandoffEvent.Kind.ASSIGNED,
@@ -182,7 +193,8 @@ def handoff_reassign(
         from_state = old.state
         old.hand_over()
         old.ended_at = now
-        old.save(update_fields=["state", "ended_at"])
+        old.next_check_at = None
+        old.save(update_fields=["state", "ended_at", "next_check_at"])
         HandoffEvent.objects.create(
             handoff=old,
             kind=HandoffEvent.Kind.REASSIGNED,

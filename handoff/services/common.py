@@ -1,17 +1,15 @@
 """What the handoff services share: who may act, locking, the policy and calendar inputs."""
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django_fsm import can_proceed
 
 from handoff import roles
 from handoff.errors import PermissionRefused, TransitionConflict
-from handoff.models import (
-    Handoff,
-    SlaPolicy,
-)
+from handoff.models import Escalation, EscalationLevel, Handoff, SlaPolicy
+from handoff.sla import DEFAULT_POLICY, Step, sla_steps
 from leads.models import Lead
 from reps.models import CompanyDayOff
 
@@ -61,3 +59,28 @@ def lock_for_actor(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
 def require_transition(handoff: Handoff, method_name: str) -> None:
     if not can_proceed(getattr(handoff, method_name)):
         raise TransitionConflict(ALREADY_CHANGED.format(state=handoff.get_state_display().lower()))
+
+
+def sla_schedule(handoff: Handoff) -> list[Step]:
+    """The handoff's SLA steps on its rep's calendar (see handoff.sla)."""
+    policy = handoff.policy or DEFAULT_POLICY
+    calendar = handoff.rep.calendar(days_off=company_days_off())
+    reassigned_by_sla = bool(
+        handoff.previous_id
+        and Escalation.objects.filter(
+            handoff_id=handoff.previous_id, level=EscalationLevel.REASSIGN
+        ).exists()
+    )
+    return sla_steps(
+        handoff=handoff, policy=policy, calendar=calendar, reassigned_by_sla=reassigned_by_sla
+    )
+
+
+def sla_next_check_at(handoff: Handoff) -> datetime | None:
+    """When the SLA engine next needs to look at this handoff, given the steps already
+    taken; None when nothing is left. Set whenever a handoff is created or answered."""
+    if not handoff.is_open:
+        return None
+    done = set(handoff.escalations.values_list("level", flat=True)) if handoff.pk else set()
+    pending = [step.at for step in sla_schedule(handoff) if step.level not in done]
+    return min(pending) if pending else None

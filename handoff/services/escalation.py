@@ -1,98 +1,262 @@
-"""The SLA engine at work: warnings, escalations and the follow-up cadence."""
+"""The SLA engine at work: warnings, the escalation chain and the follow-up cadence.
+
+Beat runs a sweep that only finds handoffs whose next check has come, through a partial
+index, and hands their ids out in chunks. Each check locks the lead and the handoff, works out
+what is due from the schedule in handoff.sla, and acts on each due step once: a unique
+(handoff, level) row records that a step was taken, so a repeated, retried or concurrent check
+does nothing more. After downtime, everything that fell due meanwhile is done in one check.
+"""
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from handoff.models import (
-    Escalation,
-    EscalationLevel,
-    Handoff,
-    HandoffEvent,
-)
+from feedback.models import RejectionReason
+from handoff.errors import HandoffError
+from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent
 from handoff.notifications import notification_create
-from handoff.selectors import handoff_ids_overdue
+from handoff.selectors import handoff_ids_due_for_check
+from handoff.services.assignment import handoff_reassign
+from handoff.services.common import company_days_off, sla_schedule
+from handoff.services.work import close_with_rejection
+from handoff.sla import DEFAULT_POLICY, Step, cadence_status
+from leads.services import lead_lock
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 500
+CHECK_LEASE = timedelta(minutes=5)
+NO_RESPONSE_REASON = "no-response"
+NO_RESPONSE_NOTE = "No first response within the SLA, its reminders and escalations."
+SLA_REASSIGN_REASON = "No first response within the SLA: reassigned by the escalation chain."
 
 
-def handoff_escalate(*, handoff_id: int, now: datetime | None = None) -> Escalation | None:
-    """Alert the rep's manager that a first-response deadline passed.
+def handoff_sla_check(*, handoff_id: int, now: datetime | None = None) -> list[Escalation]:
+    """Take every SLA step that is due on one handoff, once each, and schedule the next check.
 
-    Idempotent and safe to run from several workers at once: the handoff row is locked, the
-    deadline re-checked, and the unique (handoff, level) row decides who escalates. Returns
-    None when there is nothing (more) to do.
+    Safe to call any number of times, from any number of workers: the lead and handoff rows
+    are locked, everything is re-read under the lock, and each step is claimed by inserting
+    its unique row. Returns the steps taken by this call.
     """
     now = now or timezone.now()
+    taken: list[Escalation] = []
     with transaction.atomic():
+        lead_id = Handoff.objects.filter(pk=handoff_id).values_list("lead_id", flat=True).first()
+        if lead_id is None:
+            return taken
+        lead_lock(lead_id=lead_id)
         handoff = (
             Handoff.objects.select_for_update(of=("self",))
-            .select_related("rep__team", "rep__user", "lead")
-            .filter(pk=handoff_id)
-            .first()
+            .select_related("rep__user", "rep__team", "lead", "policy")
+            .get(pk=handoff_id)
         )
-        if handoff is None or not handoff.is_open or handoff.first_response_at is not None:
+        if not handoff.is_open:
+            Handoff.objects.filter(pk=handoff.pk).update(next_check_at=None)
+            return taken
+
+        calendar = handoff.rep.calendar(days_off=company_days_off())
+        done = set(handoff.escalations.values_list("level", flat=True))
+        next_at: datetime | None = None
+        for step in sla_schedule(handoff):
+            if step.level in done:
+                continue
+            if step.at > now:
+                next_at = min(next_at or step.at, step.at)
+                continue
+            if step.during_working_hours and not calendar.is_open(now):
+                # A message to the rep waits for the rep's next working hour.
+                opening = calendar.next_opening(now)
+                next_at = min(next_at or opening, opening)
+                continue
+            escalation = _take_step(handoff=handoff, step=step, calendar=calendar, now=now)
+            if escalation is not None:
+                taken.append(escalation)
+            if not Handoff.objects.filter(
+                pk=handoff.pk, state__in=("assigned", "accepted")
+            ).exists():
+                # Reassigned or returned: this handoff's chain is over.
+                next_at = None
+                break
+        Handoff.objects.filter(pk=handoff.pk).update(next_check_at=next_at)
+    for escalation in taken:
+        logger.info(
+            "sla step taken handoff_id=%s rep_id=%s level=%s",
+            handoff.pk,
+            escalation.rep_id,
+            escalation.level,
+        )
+    return taken
+
+
+def _claim(*, handoff: Handoff, level: int, notified=None, note: str = "") -> Escalation | None:  # noqa: ANN001
+    try:
+        with transaction.atomic():
+            return Escalation.objects.create(
+                handoff=handoff, level=level, rep=handoff.rep, notified=notified, note=note
+            )
+    except IntegrityError:
+        logger.warning("sla step already taken handoff_id=%s level=%s", handoff.pk, level)
+        return None
+
+
+def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Escalation | None:  # noqa: ANN001
+    rep = handoff.rep
+    manager = rep.escalation_manager
+    url = reverse("handoff-detail", args=[handoff.pk])
+    lead_name = handoff.lead.display_name
+
+    if step.level == EscalationLevel.CADENCE_MISSED:
+        attempt_times = list(handoff.attempts.values_list("attempted_at", flat=True))
+        status = cadence_status(
+            handoff=handoff,
+            policy=handoff.policy or DEFAULT_POLICY,
+            calendar=calendar,
+            attempt_times=attempt_times,
+            now=now,
+        )
+        if status != "missed":
             return None
-        if handoff.due_at > now:
+        escalation = _claim(handoff=handoff, level=step.level, notified=manager)
+        if escalation and manager:
+            notification_create(
+                recipient=manager,
+                kind="cadence_missed",
+                key=f"escalation:{escalation.pk}",
+                title=f"Follow-up cadence missed: {rep} on {lead_name}",
+                body=f"{len(attempt_times)} attempts logged.",
+                url=url,
+            )
+        _event(handoff, "follow-up cadence missed; manager alerted")
+        return escalation
+
+    if step.level == EscalationLevel.WARNING:
+        escalation = _claim(handoff=handoff, level=step.level, notified=rep.user)
+        if escalation:
+            notification_create(
+                recipient=rep.user,
+                kind="handoff_due_soon",
+                key=f"escalation:{escalation.pk}",
+                title=f"Respond soon: {lead_name}",
+                body=f"The first response is due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
+                url=url,
+            )
+        return escalation
+
+    if step.level == EscalationLevel.REMIND_REP:
+        escalation = _claim(handoff=handoff, level=step.level, notified=rep.user)
+        if escalation:
+            notification_create(
+                recipient=rep.user,
+                kind="handoff_overdue",
+                key=f"escalation:{escalation.pk}",
+                title=f"Overdue: {lead_name} is waiting for your first response",
+                body=f"It was due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
+                url=url,
+            )
+            _event(handoff, "first-response deadline missed; rep reminded")
+        return escalation
+
+    if step.level == EscalationLevel.MANAGER_ALERT:
+        escalation = _claim(handoff=handoff, level=step.level, notified=manager)
+        if escalation:
+            if manager is not None:
+                notification_create(
+                    recipient=manager,
+                    kind="handoff_escalated",
+                    key=f"escalation:{escalation.pk}",
+                    title=f"SLA missed: {rep} has not responded to {lead_name}",
+                    body=f"The first response was due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
+                    url=url,
+                )
+            _event(handoff, "first-response deadline missed; manager alerted")
+        return escalation
+
+    if step.level == EscalationLevel.REASSIGN:
+        escalation = _claim(handoff=handoff, level=step.level)
+        if escalation is None:
             return None
-        manager = handoff.rep.escalation_manager
         try:
             with transaction.atomic():
-                escalation = Escalation.objects.create(
-                    handoff=handoff,
-                    level=EscalationLevel.MANAGER_ALERT,
-                    rep=handoff.rep,
-                    notified=manager,
+                new = handoff_reassign(
+                    handoff_id=handoff.pk, actor=None, reason=SLA_REASSIGN_REASON, now=now
                 )
-        except IntegrityError:
-            logger.warning("escalation already done handoff_id=%s level=1", handoff.pk)
+        except HandoffError:
+            # Nobody else can take it now; the chain goes on to the return to marketing.
+            Escalation.objects.filter(pk=escalation.pk).update(note="nobody else was eligible")
+            return escalation
+        Escalation.objects.filter(pk=escalation.pk).update(note=f"to handoff {new.pk}")
+        return escalation
+
+    if step.level == EscalationLevel.RETURN_TO_MARKETING:
+        escalation = _claim(handoff=handoff, level=step.level)
+        if escalation is None:
             return None
-        HandoffEvent.objects.create(
+        reason = RejectionReason.objects.filter(code=NO_RESPONSE_REASON).first()
+        if reason is None:
+            Escalation.objects.filter(pk=escalation.pk).update(
+                note=f"no rejection reason with code '{NO_RESPONSE_REASON}'"
+            )
+            logger.error("no-response reason missing handoff_id=%s", handoff.pk)
+            return escalation
+        close_with_rejection(
             handoff=handoff,
-            kind=HandoffEvent.Kind.ESCALATED,
-            note="first-response deadline missed; manager alerted",
+            lead=handoff.lead,
+            reason=reason,
+            note=NO_RESPONSE_NOTE,
+            actor=None,
+            transition="return_to_marketing",
+            event_kind=HandoffEvent.Kind.RETURNED,
+            now=now,
         )
         if manager is not None:
             notification_create(
                 recipient=manager,
-                kind="handoff_escalated",
+                kind="handoff_returned",
                 key=f"escalation:{escalation.pk}",
-                title=f"SLA missed: {handoff.rep} has not responded to {handoff.lead.display_name}",
-                body=f"The first response was due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
-                url=reverse("handoff-detail", args=[handoff.pk]),
+                title=f"Returned to marketing: {lead_name}",
+                body=f"{rep} never responded; the lead went back with the reason 'no response'.",
+                url=url,
             )
-    logger.info(
-        "handoff escalated handoff_id=%s rep_id=%s level=%s",
-        handoff.pk,
-        handoff.rep_id,
-        escalation.level,
-    )
-    return escalation
+        return escalation
+    raise ValueError(f"unknown SLA level {step.level}")
 
 
-def handoffs_escalate_overdue(*, now: datetime | None = None) -> int:
-    """Escalate every handoff past its deadline, in batches; returns how many were escalated."""
+def _event(handoff: Handoff, note: str) -> None:
+    HandoffEvent.objects.create(handoff=handoff, kind=HandoffEvent.Kind.ESCALATED, note=note)
+
+
+def handoffs_sla_sweep(*, now: datetime | None = None, check=None) -> int:  # noqa: ANN001
+    """Find every open handoff whose next check has come and check it, in batches of
+    SWEEP_BATCH_SIZE ids; returns how many handoffs were handed out.
+
+    `check` receives each batch of ids; by default the batch is checked here, and the beat
+    task passes a function that queues the batch for the workers instead.
+    """
     started = time.monotonic()
     now = now or timezone.now()
-    escalated = 0
+    handed_out = 0
     after_id = 0
     while True:
-        ids = handoff_ids_overdue(now=now, after_id=after_id, limit=SWEEP_BATCH_SIZE)
+        ids = handoff_ids_due_for_check(now=now, after_id=after_id, limit=SWEEP_BATCH_SIZE)
         if not ids:
             break
-        for handoff_id in ids:
-            if handoff_escalate(handoff_id=handoff_id, now=now) is not None:
-                escalated += 1
+        if check is None:
+            for handoff_id in ids:
+                handoff_sla_check(handoff_id=handoff_id, now=now)
+        else:
+            # Claim the batch before queueing it: the next sweep will not queue these again
+            # while they wait, yet a check lost with its worker comes due once the lease ends.
+            Handoff.objects.filter(pk__in=ids, next_check_at__lte=now).update(
+                next_check_at=now + CHECK_LEASE
+            )
+            check(ids)
+        handed_out += len(ids)
         after_id = ids[-1]
     logger.info(
-        "sla sweep done escalated=%s elapsed_ms=%d",
-        escalated,
-        (time.monotonic() - started) * 1000,
+        "sla sweep done handoffs=%s elapsed_ms=%d", handed_out, (time.monotonic() - started) * 1000
     )
-    return escalated
+    return handed_out

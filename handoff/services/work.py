@@ -29,6 +29,7 @@ from handoff.services.common import (
     actor_may_act,
     lock_for_actor,
     require_transition,
+    sla_next_check_at,
 )
 from leads.models import BANT_PARTS, Lead, bant_missing
 from leads.services import SQL_MISSING, lead_lock, lead_transition
@@ -92,7 +93,9 @@ def handoff_log_attempt(
         )
         if handoff.first_response_at is None:
             handoff.first_response_at = at
-            handoff.save(update_fields=["first_response_at"])
+            # From now on the SLA engine watches the follow-up cadence.
+            handoff.next_check_at = sla_next_check_at(handoff)
+            handoff.save(update_fields=["first_response_at", "next_check_at"])
         HandoffEvent.objects.create(
             handoff=handoff,
             kind=HandoffEvent.Kind.ATTEMPT,
@@ -127,8 +130,6 @@ def handoff_reject(
     if not note:
         raise HandoffError(NOTE_REQUIRED)
 
-    from feedback.services import rejection_record
-
     now = timezone.now()
     with transaction.atomic():
         lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
@@ -142,27 +143,66 @@ def handoff_reject(
         else:
             handoff = lock_for_actor(handoff_id=handoff_id, actor=actor)
         require_transition(handoff, "reject")
-        from_state = handoff.state
-        handoff.reject()
-        handoff.ended_at = now
-        handoff.first_response_at = handoff.first_response_at or now
-        handoff.save(update_fields=["state", "ended_at", "first_response_at"])
-        HandoffEvent.objects.create(
+        close_with_rejection(
             handoff=handoff,
-            kind=HandoffEvent.Kind.REJECTED,
+            lead=lead,
+            reason=reason,
+            note=note,
             actor=actor,
-            from_state=from_state,
-            to_state=handoff.state,
-            note=reason.label,
+            transition="reject",
+            event_kind=HandoffEvent.Kind.REJECTED,
+            now=now,
         )
-        rejection_record(handoff=handoff, lead=lead, reason=reason, note=note, actor=actor)
-        lead_transition(lead=lead, transition="reject", actor=actor, reason=reason.label)
-        outcome = "recycle" if reason.outcome == RejectionOutcome.RECYCLE else "disqualify"
-        lead_transition(lead=lead, transition=outcome, actor=actor, reason=reason.label)
-    logger.info(
-        "handoff rejected handoff_id=%s reason=%s outcome=%s", handoff.pk, reason.code, outcome
-    )
+    logger.info("handoff rejected handoff_id=%s reason=%s", handoff.pk, reason.code)
     return handoff
+
+
+def close_with_rejection(
+    *,
+    handoff: Handoff,
+    lead: Lead,
+    reason: RejectionReason,
+    note: str,
+    actor: AbstractBaseUser | None,
+    transition: str,
+    event_kind: str,
+    now: datetime,
+) -> None:
+    """End a handoff that the caller has locked (with its lead) and give the lead back to
+    marketing: the rejection row marketing reviews, then the lead is rejected and recycled
+    or disqualified as the reason says.
+
+    A rep's rejection answers marketing, so it counts as the first response; a return by
+    the escalation chain does not, since the rep never answered.
+    """
+    from feedback.services import rejection_record
+
+    from_state = handoff.state
+    getattr(handoff, transition)()
+    handoff.ended_at = now
+    handoff.next_check_at = None
+    if transition == "reject":
+        handoff.first_response_at = handoff.first_response_at or now
+    handoff.save(update_fields=["state", "ended_at", "first_response_at", "next_check_at"])
+    HandoffEvent.objects.create(
+        handoff=handoff,
+        kind=event_kind,
+        actor=actor,
+        from_state=from_state,
+        to_state=handoff.state,
+        note=reason.label,
+    )
+    rejection_record(handoff=handoff, lead=lead, reason=reason, note=note, actor=actor)
+    lead_transition(lead=lead, transition="reject", actor=actor, reason=reason.label)
+    outcome = "recycle" if reason.outcome == RejectionOutcome.RECYCLE else "disqualify"
+    lead_transition(lead=lead, transition=outcome, actor=actor, reason=reason.label)
+    logger.info(
+        "lead given back handoff_id=%s lead_id=%s reason=%s outcome=%s",
+        handoff.pk,
+        lead.pk,
+        reason.code,
+        outcome,
+    )
 
 
 def lead_bant_update(*, handoff_id: int, actor: AbstractBaseUser, bant: dict) -> Lead:
@@ -202,7 +242,8 @@ def handoff_qualify(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
         from_state = handoff.state
         handoff.qualify()
         handoff.ended_at = timezone.now()
-        handoff.save(update_fields=["state", "ended_at"])
+        handoff.next_check_at = None
+        handoff.save(update_fields=["state", "ended_at", "next_check_at"])
         HandoffEvent.objects.create(
             handoff=handoff,
             kind=HandoffEvent.Kind.QUALIFIED,

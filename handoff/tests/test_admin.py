@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from handoff.models import Escalation, Handoff, HandoffEvent
-from handoff.services import handoff_escalate
+from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent, SlaPolicy
+from handoff.services import handoff_sla_check
 from leads.services import lead_qualify_if_ready
 from leads.tests.factories import LeadFactory
 from reps.models import Rep
@@ -82,16 +82,22 @@ def test_escalate_action_calls_the_service_and_escalates_only_overdue_handoffs(
     assert in_time.status_code == 302
     assert Escalation.objects.count() == 0
 
-    Handoff.objects.filter(pk=handoff.pk).update(due_at=handoff.assigned_at)
+    # A policy whose only step at the deadline is the manager alert, so that the rep's working
+    # hours at the moment the test runs do not matter.
+    alert_only = SlaPolicy.objects.create(
+        name="Alert only", warning_percent=0, remind_rep_after_hours=None
+    )
+    Handoff.objects.filter(pk=handoff.pk).update(due_at=handoff.assigned_at, policy=alert_only)
     revops_client.post(
         reverse("admin:handoff_handoff_changelist"),
         {"action": "escalate_overdue", "_selected_action": [handoff.pk]},
     )
 
     assert Escalation.objects.get().handoff_id == handoff.pk
+    assert Escalation.objects.get().level == EscalationLevel.MANAGER_ALERT
     assert handoff.events.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 1
-    # The service itself refuses a second escalation at the same level.
-    assert handoff_escalate(handoff_id=handoff.pk) is None
+    # The service itself takes no step twice.
+    assert handoff_sla_check(handoff_id=handoff.pk) == []
 
 
 def test_escalation_and_rejection_admin_refuse_changes(revops_client):

@@ -21,7 +21,14 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from handoff.models import Escalation, Handoff, HandoffEvent, Notification
+from handoff.models import (
+    Escalation,
+    EscalationLevel,
+    Handoff,
+    HandoffEvent,
+    Notification,
+    SlaPolicy,
+)
 from leads.services import lead_qualify_if_ready
 from leads.tests.factories import LeadFactory
 from reps.tests.factories import RepFactory
@@ -151,9 +158,19 @@ def test_real_beat_and_worker_escalate_a_missed_deadline_exactly_once(celery_pro
     handoff = lead_qualify_if_ready(lead_id=lead.pk)
     assert handoff is not None
     # The deadline is business hours away; bring it to a few seconds from now. `state` is the
-    # protected field, the deadline is a plain one.
+    # protected field, the deadline is a plain one. The policy keeps only the manager alert
+    # at the deadline, so that the rep's working hours when the test runs do not matter.
+    alert_only = SlaPolicy.objects.create(
+        name="Alert only",
+        warning_percent=0,
+        remind_rep_after_hours=None,
+        reassign_after_hours=None,
+        return_after_hours=None,
+    )
     due_at = timezone.now() + timedelta(seconds=3)
-    Handoff.objects.filter(pk=handoff.pk).update(due_at=due_at)
+    Handoff.objects.filter(pk=handoff.pk).update(
+        due_at=due_at, next_check_at=due_at, policy=alert_only
+    )
 
     _wait_for(
         lambda: Escalation.objects.filter(handoff=handoff).exists(),
@@ -177,7 +194,11 @@ def test_real_beat_and_worker_escalate_a_missed_deadline_exactly_once(celery_pro
     )
 
     escalation = Escalation.objects.get()
-    assert (escalation.handoff_id, escalation.level, escalation.rep_id) == (handoff.pk, 1, rep.pk)
+    assert (escalation.handoff_id, escalation.level, escalation.rep_id) == (
+        handoff.pk,
+        EscalationLevel.MANAGER_ALERT,
+        rep.pk,
+    )
     assert escalation.notified_id == manager.pk
     assert escalation.created_at >= due_at
     assert HandoffEvent.objects.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 1

@@ -8,9 +8,7 @@ from feedback.models import Rejection
 from handoff.errors import HandoffError, PermissionRefused, TransitionConflict, TransitionRefused
 from handoff.models import (
     ContactAttempt,
-    Escalation,
     Handoff,
-    HandoffEvent,
     HandoffState,
     Notification,
     SlaPolicy,
@@ -20,11 +18,9 @@ from handoff.services import (
     REASON_REQUIRED,
     REASON_UNKNOWN,
     handoff_accept,
-    handoff_escalate,
     handoff_log_attempt,
     handoff_qualify,
     handoff_reject,
-    handoffs_escalate_overdue,
     lead_bant_update,
 )
 from leads.models import ActivityKind, Lead, LeadEvent, ScoringRule, Stage
@@ -193,30 +189,6 @@ def test_rejection_records_reason_and_moves_the_lead_as_the_reason_says(rep, rea
     lead = Lead.objects.get()
     assert lead.stage == final_stage
     assert list(lead.events.values_list("to_stage", flat=True)) == ["mql", "rejected", final_stage]
-
-
-def test_overdue_handoff_is_escalated_once_to_the_manager(rep):
-    handoff = assign(mql_ready_lead())
-    manager = rep.team.manager
-    after_deadline = handoff.due_at + timedelta(minutes=1)
-    assert handoffs_escalate_overdue(now=after_deadline) == 1
-    assert handoffs_escalate_overdue(now=after_deadline) == 0
-    assert handoff_escalate(handoff_id=handoff.pk, now=after_deadline) is None
-    escalation = Escalation.objects.get()
-    assert (escalation.handoff, escalation.rep, escalation.notified) == (handoff, rep, manager)
-    assert HandoffEvent.objects.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 1
-    assert Notification.objects.filter(recipient=manager, kind="handoff_escalated").count() == 1
-
-
-def test_handoffs_not_due_or_answered_are_not_escalated(rep):
-    waiting = assign(mql_ready_lead())
-    answered = assign(mql_ready_lead())
-    handoff_log_attempt(
-        handoff_id=answered.pk, actor=rep.user, channel="call", outcome="connected", at=NOW
-    )
-    assert handoffs_escalate_overdue(now=waiting.due_at - timedelta(seconds=1)) == 0
-    assert handoffs_escalate_overdue(now=answered.due_at + timedelta(hours=1)) == 1
-    assert list(Escalation.objects.values_list("handoff_id", flat=True)) == [waiting.pk]
 
 
 def test_split_shift_rep_deadline_skips_lunch():

@@ -11,9 +11,8 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.core import mail
 
-from handoff.services import escalation
 from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent, Notification
-from handoff.services import handoff_accept, handoff_log_attempt
+from handoff.services import escalation, handoff_accept, handoff_log_attempt
 from handoff.tasks import send_notification_email, sweep_overdue_handoffs
 from leads.services import lead_qualify_if_ready
 from leads.tests.factories import LeadFactory
@@ -48,54 +47,72 @@ def sweep_at(at: datetime, capture) -> int:  # noqa: ANN001
         return sweep_overdue_handoffs.delay().get()
 
 
-def test_sweep_task_escalates_an_overdue_handoff_and_emails_the_manager(
+LEVELS_AT_DEADLINE = [
+    EscalationLevel.WARNING,
+    EscalationLevel.REMIND_REP,
+    EscalationLevel.MANAGER_ALERT,
+]
+
+
+def test_sweep_task_takes_every_step_due_at_the_deadline_and_emails_the_manager(
     rep, django_capture_on_commit_callbacks
 ):
     handoff = handed_off(rep)
 
-    escalated = sweep_at(DUE, django_capture_on_commit_callbacks)
+    handed_out = sweep_at(DUE, django_capture_on_commit_callbacks)
 
-    assert escalated == 1
-    escalation = Escalation.objects.get()
-    assert (escalation.handoff, escalation.level, escalation.rep, escalation.notified) == (
-        handoff,
-        EscalationLevel.MANAGER_ALERT,
-        rep,
-        rep.team.manager,
-    )
-    assert list(handoff.events.values_list("kind", flat=True)) == ["assigned", "escalated"]
+    assert handed_out == 1
+    escalations = list(Escalation.objects.order_by("level"))
+    assert [escalation.level for escalation in escalations] == LEVELS_AT_DEADLINE
+    assert {escalation.rep for escalation in escalations} == {rep}
+    alert = escalations[-1]
+    assert alert.notified == rep.team.manager
+    assert list(handoff.events.values_list("kind", flat=True)) == [
+        "assigned",
+        "escalated",
+        "escalated",
+    ]
     notification = Notification.objects.get(recipient__username="boss")
-    assert (notification.kind, notification.key) == (
-        "handoff_escalated",
-        f"escalation:{escalation.pk}",
-    )
+    assert (notification.kind, notification.key) == ("handoff_escalated", f"escalation:{alert.pk}")
     assert notification.emailed_at == DUE
-    assert [message.to for message in mail.outbox] == [["boss@example.com"]]
-    assert mail.outbox[0].subject.startswith("SLA missed: ")
-    assert f"/handoffs/{handoff.pk}/" in mail.outbox[0].body
+    boss_mail = [message for message in mail.outbox if message.to == ["boss@example.com"]]
+    assert len(boss_mail) == 1
+    assert boss_mail[0].subject.startswith("SLA missed: ")
+    assert f"/handoffs/{handoff.pk}/" in boss_mail[0].body
+    assert sorted(
+        Notification.objects.filter(recipient=rep.user).values_list("kind", flat=True)
+    ) == ["handoff_assigned", "handoff_due_soon", "handoff_overdue"]
+    # Next, the chain waits for the reassignment, four business hours after the deadline.
+    handoff.refresh_from_db()
+    assert handoff.next_check_at == datetime(2026, 12, 2, 10, tzinfo=UTC)
 
 
 def test_second_sweep_adds_nothing(rep, django_capture_on_commit_callbacks):
     handoff = handed_off(rep)
     sweep_at(DUE, django_capture_on_commit_callbacks)
+    sent = len(mail.outbox)
 
-    escalated = sweep_at(DUE + timedelta(minutes=1), django_capture_on_commit_callbacks)
+    handed_out = sweep_at(DUE + timedelta(minutes=1), django_capture_on_commit_callbacks)
 
-    assert escalated == 0
-    assert Escalation.objects.count() == 1
-    assert handoff.events.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 1
+    assert handed_out == 0
+    assert Escalation.objects.count() == 3
+    assert handoff.events.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 2
     assert Notification.objects.filter(recipient__username="boss").count() == 1
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == sent
 
 
-def test_sweep_leaves_a_handoff_that_is_not_yet_due_untouched(
+def test_sweep_before_the_warning_leaves_the_handoff_untouched(
     rep, django_capture_on_commit_callbacks
 ):
     handoff = handed_off(rep)
+    # 75% of the four-hour budget is used at 13:00.
+    assert handoff.next_check_at == datetime(2026, 12, 1, 13, tzinfo=UTC)
 
-    escalated = sweep_at(DUE - timedelta(seconds=1), django_capture_on_commit_callbacks)
+    handed_out = sweep_at(
+        handoff.next_check_at - timedelta(seconds=1), django_capture_on_commit_callbacks
+    )
 
-    assert escalated == 0
+    assert handed_out == 0
     assert Escalation.objects.count() == 0
     assert list(handoff.events.values_list("kind", flat=True)) == ["assigned"]
     assert Notification.objects.filter(recipient__username="boss").count() == 0
@@ -111,12 +128,15 @@ def test_sweep_leaves_a_handoff_with_a_first_response_untouched(
             handoff_id=handoff.pk, actor=rep.user, channel="call", outcome="no_answer"
         )
 
-    escalated = sweep_at(DUE + timedelta(hours=1), django_capture_on_commit_callbacks)
+    handed_out = sweep_at(DUE + timedelta(hours=1), django_capture_on_commit_callbacks)
 
-    assert escalated == 0
+    assert handed_out == 0
     assert Escalation.objects.count() == 0
     assert list(handoff.events.values_list("kind", flat=True)) == ["assigned", "attempt"]
     assert Notification.objects.filter(recipient__username="boss").count() == 0
+    # The engine now watches the cadence: three attempts by the close of the fifth working day.
+    handoff.refresh_from_db()
+    assert handoff.next_check_at == datetime(2026, 12, 7, 17, tzinfo=UTC)
 
 
 def test_sweep_escalates_an_accepted_handoff_with_no_contact_attempt(
@@ -127,17 +147,18 @@ def test_sweep_escalates_an_accepted_handoff_with_no_contact_attempt(
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         handoff_accept(handoff_id=handoff.pk, actor=rep.user)
 
-    escalated = sweep_at(DUE, django_capture_on_commit_callbacks)
+    handed_out = sweep_at(DUE, django_capture_on_commit_callbacks)
 
-    assert escalated == 1
+    assert handed_out == 1
     assert list(handoff.events.values_list("kind", flat=True)) == [
         "assigned",
         "accepted",
         "escalated",
+        "escalated",
     ]
 
 
-def test_sweep_after_downtime_pages_through_every_overdue_handoff_once(
+def test_sweep_after_downtime_takes_every_step_once_and_returns_the_leads(
     rep, django_capture_on_commit_callbacks, monkeypatch
 ):
     monkeypatch.setattr(escalation, "SWEEP_BATCH_SIZE", 2)
@@ -147,10 +168,21 @@ def test_sweep_after_downtime_pages_through_every_overdue_handoff_once(
     second = sweep_at(DUE + timedelta(days=3, minutes=1), django_capture_on_commit_callbacks)
 
     assert (first, second) == (5, 0)
-    assert sorted(Escalation.objects.values_list("handoff_id", flat=True)) == sorted(
-        handoff.pk for handoff in handoffs
-    )
-    assert len(mail.outbox) == 5
+    for handoff in handoffs:
+        handoff.refresh_from_db()
+        # Nobody else could take the leads, so the chain went on to return them.
+        assert list(handoff.escalations.order_by("level").values_list("level", "note")) == [
+            (EscalationLevel.WARNING, ""),
+            (EscalationLevel.REMIND_REP, ""),
+            (EscalationLevel.MANAGER_ALERT, ""),
+            (EscalationLevel.REASSIGN, "nobody else was eligible"),
+            (EscalationLevel.RETURN_TO_MARKETING, ""),
+        ]
+        assert (handoff.state, handoff.next_check_at) == ("returned", None)
+        assert handoff.lead.stage == "recycled"
+        assert handoff.rejection.reason.code == "no-response"
+    boss_mail = [message for message in mail.outbox if message.to == ["boss@example.com"]]
+    assert len(boss_mail) == 10
 
 
 def test_email_task_sends_once_when_called_twice(caplog):
