@@ -31,3 +31,17 @@ def _require_servers(request: pytest.FixtureRequest) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{problem} (CI must run this test, not skip it)")
         pytest.skip(problem)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Transactional tests must restore the rows that data migrations seed (roles, rejection
+    reasons, default scoring rules); one that does not empties those tables for every later
+    test and makes the next restoring test collide with what Django recreates."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not marker.kwargs.get("transaction"):
+            continue
+        if not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)"
+            )
