@@ -6,6 +6,8 @@ missing server can never turn into a green run.
 """
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -45,3 +47,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(
                 f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)"
             )
+
+
+# The real public lead files live beside the repository, never in it (their licences allow
+# testing, not redistribution). HANDOFF_SHARED_DATA points elsewhere when needed.
+SHARED_DATA = Path(
+    os.environ.get(
+        "HANDOFF_SHARED_DATA", Path(__file__).resolve().parent.parent / "shared/data/real"
+    )
+)
+
+
+@pytest.fixture
+def real_data_file() -> Callable[[str], Path]:
+    """Return the path of a file from shared/data/real: skip when it is not there, except in
+    CI, where it must be."""
+
+    def find(name: str) -> Path:
+        path = SHARED_DATA / name
+        if path.exists():
+            return path
+        message = f"{name} not found in {SHARED_DATA}; set HANDOFF_SHARED_DATA"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+    return find
