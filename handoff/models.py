@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 # The protocol's ceiling: no policy may give a rep more than this to respond.
 FIRST_RESPONSE_CEILING_HOURS = 24
@@ -382,3 +382,95 @@ class QuarterlyReview(models.Model):
 
     def __str__(self) -> str:
         return f"Review of the quarter starting {self.quarter_start}"
+
+
+class DeliveryChannel(models.TextChoices):
+    IN_APP = "in_app", "In the app"
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Delivery(FSMModelMixin, models.Model):
+    """One notification going out on one channel: the outbox row a worker claims and sends.
+
+    The row is written with its notification, in the same transaction as the change that
+    caused it, so a committed change always has its deliveries and a rolled-back one has none.
+    The status moves only through the compare-and-set updates in handoff.delivery.
+    """
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=10, choices=DeliveryChannel.choices)
+    status = FSMField(
+        max_length=10,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        protected=True,
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When a pending delivery may next be tried; the retry sweep reads it.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took the row; a claim older than the lease is taken to be lost.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The kind of error only (an exception class or an HTTP status), never an address.
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "channel"], name="one_delivery_per_channel"
+            ),
+        ]
+        indexes = [
+            # The retry sweep: pending deliveries whose next attempt has come.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="delivery_pending_due",
+            ),
+            # The retry sweep: deliveries whose worker may have died mid-send.
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status="sending"),
+                name="delivery_sending_claimed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} for notification {self.notification_id}"
+
+
+class NotificationPreference(models.Model):
+    """A user's choice of channel for one kind of notification. No row means the channel is on."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=30)
+    channel = models.CharField(max_length=10, choices=DeliveryChannel.choices)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user", "kind", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "channel"], name="one_preference_per_kind_and_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.kind} by {self.get_channel_display()}: {state}"

@@ -29,6 +29,11 @@ class Team(models.Model):
         on_delete=models.SET_NULL,
         related_name="managed_teams",
     )
+    slack_webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="A Slack incoming webhook; the team's reps without their own get alerts here.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -69,6 +74,11 @@ class Rep(models.Model):
         default=50, help_text="New leads this rep can take in a week; also the routing weight."
     )
     active = models.BooleanField(default=True)
+    slack_webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="A Slack incoming webhook for this rep's alerts; empty uses the team's.",
+    )
     # Smooth weighted round robin: each eligible rep earns its weight per assignment and the
     # pick pays back the total, so the split follows the weights without bursts.
     routing_credit = models.FloatField(default=0.0, editable=False)
