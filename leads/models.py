@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from leads import criteria
@@ -65,6 +66,10 @@ class Lead(FSMModelMixin, models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True, db_index=True)
+    # The email as a person is identified by it: lowercased and trimmed, and for Gmail without
+    # dots or a +tag (see leads.importing.canonical). Duplicates are found on it, and a unique
+    # constraint backs it, so that two imports running at once cannot create one lead twice.
+    canonical_email = models.CharField(max_length=254, blank=True, default="", editable=False)
     # Phone numbers are text: "+44 20 ..." and leading zeros must survive.
     phone = models.CharField(max_length=50, blank=True)
 
@@ -136,6 +141,23 @@ class Lead(FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["source", "stage"]),
             models.Index(fields=["created_at"]),
+            # Imports find leads that have no canonical email (made before it existed, or by
+            # a path that does not set it) by their email in any case.
+            models.Index(
+                Lower("email"),
+                condition=models.Q(canonical_email=""),
+                name="lead_email_uncanonical",
+            ),
+        ]
+        constraints = [
+            # One lead per person. Empty values are left out: leads without an email, and
+            # leads that already shared an address when the rule came in (the migration keeps
+            # the oldest of each such group; docs/importing.md explains).
+            models.UniqueConstraint(
+                fields=["canonical_email"],
+                condition=~models.Q(canonical_email=""),
+                name="lead_unique_canonical_email",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -350,3 +372,129 @@ class InboundRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id}:{self.key}"
+
+
+class ImportMapping(models.Model):
+    """How the files of one source are read: the layout they follow and any columns that
+    layout does not name. Chosen on the upload page by choosing the source."""
+
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="import_mapping")
+    preset = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="The layout the files follow (salesforce, hubspot...); detected when empty.",
+    )
+    columns = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            'Header as written, then where it goes: {"E-mail Address": "email", '
+            '"Region": "attributes.region", "Owner": "ignore"}. Overrides the layout.'
+        ),
+    )
+    date_format = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text="A date format the files use besides ISO 8601, e.g. %d/%m/%Y.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Import mapping for {self.source}"
+
+    def clean(self) -> None:
+        from leads.importing.presets import custom_mapping_errors
+
+        errors = custom_mapping_errors(
+            preset=self.preset, columns=self.columns, date_format=self.date_format
+        )
+        if errors:
+            raise ValidationError(errors)
+
+
+class ImportJobStatus(models.TextChoices):
+    CHECKING = "checking", "Checking the file"
+    CHECKED = "checked", "Checked: waiting for confirmation"
+    REFUSED = "refused", "Refused: the file has errors"
+    QUEUED = "queued", "Confirmed: waiting for a worker"
+    IMPORTING = "importing", "Importing"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Failed: nothing was imported"
+
+
+class ImportJob(models.Model):
+    """One uploaded lead file: checked in a dry run, then imported once confirmed.
+
+    Both runs happen in a worker; the page polls `status`, `rows_done` and `rows_total`.
+    """
+
+    status = models.CharField(
+        max_length=10,
+        choices=ImportJobStatus.choices,
+        default=ImportJobStatus.CHECKING,
+        db_index=True,
+    )
+    # Relative to the import folder (settings.LEAD_IMPORT_DIR, by default var/imports).
+    file_path = models.CharField(max_length=300)
+    file_name = models.CharField(max_length=255)
+    file_size = models.PositiveBigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="import_jobs",
+        help_text="Rows without a source get this one, and its saved mapping reads the file.",
+    )
+    preset = models.CharField(max_length=30, blank=True)
+    date_format = models.CharField(max_length=50, blank=True)
+    # Whether rows with errors are left out rather than refusing the whole file.
+    skip_invalid_rows = models.BooleanField(default=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # What the file turned out to be.
+    layout = models.CharField(max_length=30, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=5, blank=True)
+
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    # When the worker last reported progress: a job that stops reporting was lost with its
+    # worker, and its redelivered task may start it again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The dry run's counts, then the import's: new, matched, updated, merged, skipped...
+    check_counts = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    # The first errors found, each {"row", "column", "message"}; errors_total counts them all.
+    errors = models.JSONField(default=list, blank=True)
+    errors_total = models.PositiveIntegerField(default=0)
+    ignored_columns = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk}: {self.file_name} ({self.status})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (
+            ImportJobStatus.CHECKING,
+            ImportJobStatus.QUEUED,
+            ImportJobStatus.IMPORTING,
+        )

@@ -1,19 +1,20 @@
 """Which rows of a file are which leads: duplicates within the file and leads Handoff has.
 
-Two rows are one lead when they share an email (in any case) or an external id that names a
-lead. The first value written wins; later rows and imports only fill what is blank.
+Two rows are one lead when they share a canonical email (see leads.importing.canonical) or an
+external id that names a lead. The first value written wins; later rows and imports only fill
+what is blank.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models.functions import Lower
 
+from leads.importing.canonical import canonical_email
 from leads.importing.parsing import ParsedRow, PlannedActivity
-from leads.importing.presets import Mapping
 from leads.models import Activity, Lead, Source
 
 # Rows per query when looking leads up by email or id: well under every database's limit
@@ -23,6 +24,9 @@ LOOKUP_BATCH_SIZE = 900
 # Fields where a "yes" in the file wins over what the lead has: an opt-out is never undone
 # by an import.
 OPT_OUT_FIELDS = ("do_not_email", "do_not_call")
+
+EMAIL_KEY = "e"
+EXTERNAL_ID_KEY = "x"
 
 
 @dataclass
@@ -35,10 +39,26 @@ class PlannedLead:
     source_name: str
     activities: dict[tuple, PlannedActivity]
     lead: Lead | None = None
+    # Where the lead stands: "new", "existing" (a lead Handoff had), or "repeat" (a lead an
+    # earlier batch of the same file created or matched).
+    origin: str = "new"
+    changed: list[str] = field(default_factory=list)
+    # The import run's handle on this lead (see leads.importing.engine).
+    token: int = -1
+
+    @classmethod
+    def from_row(cls, row: ParsedRow) -> PlannedLead:
+        return cls(
+            rows=[row.number],
+            fields=dict(row.fields),
+            attributes=dict(row.attributes),
+            source_name=row.source_name,
+            activities={activity.key(): activity for activity in row.activities},
+        )
 
     @property
     def email_key(self) -> str:
-        return self.fields.get("email", "").casefold()
+        return canonical_email(self.fields.get("email", ""))
 
     @property
     def external_id(self) -> str:
@@ -64,36 +84,26 @@ class PlannedLead:
             self.activities.setdefault(activity.key(), activity)
 
 
-def rows_plan(rows: list[ParsedRow], *, mapping: Mapping) -> tuple[list[PlannedLead], int]:
-    """Merge the rows that describe the same lead: the same email (in any case), or the
-    same external id where the layout's id names a lead."""
-    identifies = mapping.preset.external_id_identifies_lead
-    planned: list[PlannedLead] = []
-    merged = 0
-    by_email: dict[str, PlannedLead] = {}
-    by_external_id: dict[str, PlannedLead] = {}
-    for row in rows:
-        email_key = row.email.casefold()
-        target = by_email.get(email_key) if email_key else None
-        if target is None and row.external_id and (identifies or not email_key):
-            target = by_external_id.get(row.external_id)
-        if target is not None:
-            target.absorb(row)
-            merged += 1
-        else:
-            target = PlannedLead(
-                rows=[row.number],
-                fields=dict(row.fields),
-                attributes=dict(row.attributes),
-                source_name=row.source_name,
-                activities={activity.key(): activity for activity in row.activities},
-            )
-            planned.append(target)
-        if email_key:
-            by_email.setdefault(email_key, target)
-        if row.external_id:
-            by_external_id.setdefault(row.external_id, target)
-    return planned, merged
+def row_keys(
+    row: ParsedRow | PlannedLead, *, identifies: bool
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(keys to look the row's lead up by, keys that name it for later rows).
+
+    The canonical email comes first. An external id is looked up only where the layout's id
+    names a lead, or the row has no email; it is always recorded, so that a later row with
+    the id and no email finds this lead.
+    """
+    lookup: list[tuple[str, str]] = []
+    email = canonical_email(row.fields.get("email", ""))
+    if email:
+        lookup.append((EMAIL_KEY, email))
+    names = list(lookup)
+    external_id = row.fields.get("external_id", "")
+    if external_id:
+        names.append((EXTERNAL_ID_KEY, external_id))
+        if identifies or not email:
+            lookup.append((EXTERNAL_ID_KEY, external_id))
+    return lookup, names
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -101,15 +111,20 @@ def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[offset : offset + size]
 
 
-def leads_match_existing(
-    planned: list[PlannedLead], *, mapping: Mapping
-) -> tuple[list[PlannedLead], int]:
-    """Attach each planned lead to the lead Handoff already has, if any, and lock those
-    rows so that nobody edits them halfway through the import. Two planned leads that turn
-    out to be the same existing lead are merged; returns the leads kept and how many rows
-    were merged that way."""
-    identifies = mapping.preset.external_id_identifies_lead
+def leads_find_existing(
+    planned: Sequence[PlannedLead], *, identifies: bool, lock: bool
+) -> dict[int, Lead]:
+    """The lead Handoff already has for each planned lead, by position in `planned`.
+
+    A canonical email match wins over an external id match. Leads created before canonical
+    emails existed, or by a path that does not set one, are found by their email in any case.
+    With `lock`, the rows found are locked until the caller's transaction ends, so that
+    nobody edits them halfway through the import.
+    """
     emails = sorted({lead.email_key for lead in planned if lead.email_key})
+    folded = sorted(
+        {lead.fields["email"].strip().lower() for lead in planned if lead.fields.get("email")}
+    )
     external_ids = sorted(
         {
             lead.external_id
@@ -117,47 +132,46 @@ def leads_match_existing(
             if lead.external_id and (identifies or not lead.email_key)
         }
     )
-    existing_by_email: dict[str, Lead] = {}
-    existing_by_external_id: dict[str, Lead] = {}
-    # TODO: an index on Lower("email") would serve this lookup on large tables; it needs a
-    # migration of the leads app.
+    # Checking reads each lead's source for scoring; writing locks the lead rows only.
+    queryset = Lead.objects.select_for_update() if lock else Lead.objects.select_related("source")
+    by_email: dict[str, Lead] = {}
+    by_folded: dict[str, Lead] = {}
+    by_external_id: dict[str, Lead] = {}
     for chunk in chunks(emails, LOOKUP_BATCH_SIZE):
-        queryset = (
-            Lead.objects.select_for_update()
-            .annotate(email_folded=Lower("email"))
-            .filter(email_folded__in=chunk)
+        for lead in queryset.filter(canonical_email__in=chunk).order_by("pk"):
+            by_email.setdefault(lead.canonical_email, lead)
+    for chunk in chunks(folded, LOOKUP_BATCH_SIZE):
+        # Served by the partial index on Lower("email") of leads without a canonical email.
+        legacy = (
+            queryset.annotate(email_folded=Lower("email"))
+            .filter(canonical_email="", email_folded__in=chunk)
+            .exclude(email="")
             .order_by("pk")
         )
-        for lead in queryset:
-            existing_by_email.setdefault(lead.email_folded, lead)
+        for lead in legacy:
+            by_folded.setdefault(lead.email_folded, lead)
     for chunk in chunks(external_ids, LOOKUP_BATCH_SIZE):
-        queryset = Lead.objects.select_for_update().filter(external_id__in=chunk).order_by("pk")
-        for lead in queryset:
-            existing_by_external_id.setdefault(lead.external_id, lead)
+        for lead in queryset.filter(external_id__in=chunk).order_by("pk"):
+            by_external_id.setdefault(lead.external_id, lead)
 
-    kept: list[PlannedLead] = []
-    merged = 0
-    by_lead_id: dict[int, PlannedLead] = {}
-    for lead in planned:
-        existing = existing_by_email.get(lead.email_key) if lead.email_key else None
+    found: dict[int, Lead] = {}
+    for position, lead in enumerate(planned):
+        existing = by_email.get(lead.email_key) if lead.email_key else None
+        if existing is None and lead.fields.get("email"):
+            existing = by_folded.get(lead.fields["email"].strip().lower())
         if existing is None and lead.external_id and (identifies or not lead.email_key):
-            existing = existing_by_external_id.get(lead.external_id)
-        if existing is None:
-            kept.append(lead)
-            continue
-        earlier = by_lead_id.get(existing.pk)
-        if earlier is not None:
-            earlier.absorb(lead)
-            merged += len(lead.rows)
-            continue
-        lead.lead = existing
-        by_lead_id[existing.pk] = lead
-        kept.append(lead)
-    return kept, merged
+            existing = by_external_id.get(lead.external_id)
+        if existing is not None:
+            found[position] = existing
+    return found
 
 
 def lead_fill_blanks(lead: Lead, planned: PlannedLead, source: Source | None) -> list[str]:
-    """Complete an existing lead from the file without overwriting anything it has."""
+    """Complete an existing lead from the file without overwriting anything it has.
+
+    An opt-out is the exception: a "yes" in the file always applies. A lead found by its email
+    in another spelling keeps its own spelling.
+    """
     changed: list[str] = []
     for name, value in planned.fields.items():
         current = getattr(lead, name)
@@ -168,6 +182,9 @@ def lead_fill_blanks(lead: Lead, planned: PlannedLead, source: Source | None) ->
         elif current in ("", None):
             setattr(lead, name, value)
             changed.append(name)
+            if name == "email" and not lead.canonical_email:
+                lead.canonical_email = canonical_email(value)
+                changed.append("canonical_email")
     if source is not None and lead.source_id is None:
         lead.source = source
         changed.append("source")
@@ -181,39 +198,49 @@ def lead_fill_blanks(lead: Lead, planned: PlannedLead, source: Source | None) ->
     return changed
 
 
-def activities_to_add(
-    planned: list[PlannedLead],
-) -> list[Activity]:
-    """The activities to add: all for a new lead; for an existing lead, those it does not
-    have yet, so that importing the same file again adds nothing."""
-    existing_ids = [lead.lead.pk for lead in planned if lead.lead is not None]
+def existing_activity_keys(lead_ids: Sequence[int]) -> tuple[set[tuple], set[tuple]]:
+    """The activities the leads have, keyed with and without their time."""
     dated: set[tuple] = set()
     undated: set[tuple] = set()
-    for chunk in chunks(existing_ids, LOOKUP_BATCH_SIZE):
-        for lead_id, kind, detail, quantity, occurred_at in Activity.objects.filter(
-            lead_id__in=chunk
-        ).values_list("lead_id", "kind", "detail", "quantity", "occurred_at"):
+    for chunk in chunks(list(lead_ids), LOOKUP_BATCH_SIZE):
+        rows = Activity.objects.filter(lead_id__in=chunk).values_list(
+            "lead_id", "kind", "detail", "quantity", "occurred_at"
+        )
+        for lead_id, kind, detail, quantity, occurred_at in rows:
             dated.add((lead_id, kind, detail, quantity, occurred_at))
             undated.add((lead_id, kind, detail, quantity))
+    return dated, undated
 
-    activities: list[Activity] = []
-    for lead in planned:
-        lead_id = lead.lead.pk
-        for activity in lead.activities.values():
-            if activity.dated:
-                seen = (lead_id, activity.kind, activity.detail, activity.quantity,
-                        activity.occurred_at) in dated  # fmt: skip
-            else:
-                seen = (lead_id, activity.kind, activity.detail, activity.quantity) in undated
-            if seen:
-                continue
-            activities.append(
-                Activity(
-                    lead_id=lead_id,
-                    kind=activity.kind,
-                    detail=activity.detail,
-                    quantity=activity.quantity,
-                    occurred_at=activity.occurred_at,
-                )
-            )
-    return activities
+
+def activities_new_for(
+    lead_id: int | None,
+    planned: PlannedLead,
+    known: tuple[set[tuple], set[tuple]],
+) -> list[PlannedActivity]:
+    """The planned activities the lead does not have yet, so that importing the same file
+    again adds nothing. Undated activities (the file had no date) match on everything but
+    their time, which was the time of the earlier import."""
+    dated, undated = known
+    fresh = []
+    for activity in planned.activities.values():
+        if activity.dated:
+            key = (lead_id, activity.kind, activity.detail, activity.quantity, activity.occurred_at)
+            seen = key in dated
+        else:
+            seen = (lead_id, activity.kind, activity.detail, activity.quantity) in undated
+        if not seen:
+            fresh.append(activity)
+    return fresh
+
+
+def activity_rows(lead_id: int, activities: Iterable[PlannedActivity]) -> list[Activity]:
+    return [
+        Activity(
+            lead_id=lead_id,
+            kind=activity.kind,
+            detail=activity.detail,
+            quantity=activity.quantity,
+            occurred_at=activity.occurred_at,
+        )
+        for activity in activities
+    ]

@@ -6,6 +6,7 @@ the import writes anything.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,12 +20,14 @@ from django.utils.text import slugify
 
 from leads.importing.presets import (
     ATTRIBUTE_PREFIX,
+    ATTRIBUTES,
     COUNT,
     CREATED,
     DATE,
     EMAIL,
     EXTERNAL_ID,
     INTEGER,
+    JSON_OBJECT,
     NUMBER,
     PHONE,
     SOURCE,
@@ -52,6 +55,8 @@ NO = frozenset({"no", "n", "false", "0"})
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?e[+-]?\d+$", re.IGNORECASE)
 _PHONE = re.compile(r"^\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?|#)\s*\d+)?$", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[, ]\d{3})+$")
+# Currency signs and ISO codes that CRM exports put around amounts ("USD 1,500,000.00").
+_CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*|[$€£¥])?(.*?)(?:\s*[A-Z]{3}|\s*[$€£¥])?$")
 _RANGE = re.compile(r"^(\d[\d,]*)\s*(?:-|–|to)\s*\d[\d,]*$")
 
 INVALID_EMAIL = "'{value}' is not a valid email address"
@@ -64,6 +69,7 @@ NOT_A_NUMBER = "'{value}' is not a number"
 NOT_A_WHOLE_NUMBER = "'{value}' is not a whole number"
 NEGATIVE = "'{value}' cannot be negative"
 NOT_YES_NO = "'{value}' is not Yes or No"
+NOT_JSON_OBJECT = "'{value}' is not a JSON object of names and values"
 NOT_A_DATE = "'{value}' is not a date in ISO format (2024-03-31 or 2024-03-31T14:05:00)"
 NOT_A_DATE_FORMATS = "'{value}' is not a date in ISO format or in {formats}"
 TOO_LONG = "the value is {length} characters long; the most this field holds is {limit}"
@@ -187,9 +193,17 @@ def parse_phone(text: str) -> str:
 
 def _decimal(text: str) -> Decimal:
     cleaned = text.replace("\u00a0", " ").strip()
+    currency = _CURRENCY.match(cleaned)
+    if currency:
+        cleaned = currency.group(1).strip()
     if _THOUSANDS.match(cleaned):
         cleaned = cleaned.replace(",", "").replace(" ", "")
-    elif "," in cleaned and "." not in cleaned:
+    elif "," in cleaned and "." in cleaned:
+        # Both separators: the last one is the decimal point ("1,500.25", "1.500,25").
+        decimal_mark = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
+        grouping = "." if decimal_mark == "," else ","
+        cleaned = cleaned.replace(grouping, "").replace(" ", "").replace(decimal_mark, ".")
+    elif "," in cleaned:
         # A decimal comma, as semicolon-separated European exports write numbers.
         cleaned = cleaned.replace(",", ".")
     try:
@@ -243,6 +257,17 @@ def parse_count(text: str) -> int:
     return parse_integer(text)
 
 
+def parse_json_object(text: str) -> dict[str, Any]:
+    """A cell holding a JSON object of plain values, as Handoff's export writes attributes."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise CellRefused(NOT_JSON_OBJECT.format(value=text)) from None
+    if not isinstance(value, dict) or any(isinstance(item, dict | list) for item in value.values()):
+        raise CellRefused(NOT_JSON_OBJECT.format(value=text))
+    return value
+
+
 def parse_date(value: Any, *, formats: tuple[str, ...] = ()) -> datetime:
     """ISO 8601 always; other formats only when the caller declares them. A date without a
     time is midnight, and a time without a zone is in the project's time zone."""
@@ -291,6 +316,8 @@ def parse_cell(column: Column, raw: Any, *, date_formats: tuple[str, ...] = ()) 
         return parse_count(text)
     if column.parser == TEXT:
         return parse_text(text, target=column.target or "")
+    if column.parser == JSON_OBJECT:
+        return parse_json_object(text)
     raise ValueError(f"unknown parser '{column.parser}'")
 
 
@@ -394,6 +421,9 @@ def _store(row: ParsedRow, target: str | None, value: Any) -> None:
         row.source_name = value
     elif target == CREATED:
         row.created = value
+    elif target == ATTRIBUTES:
+        for key, item in value.items():
+            row.attributes.setdefault(str(key), item)
     elif target.startswith(ATTRIBUTE_PREFIX):
         row.attributes[target.removeprefix(ATTRIBUTE_PREFIX)] = value
     else:

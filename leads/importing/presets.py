@@ -20,13 +20,24 @@ NUMBER = "number"
 YES_NO = "yes_no"
 DATE = "date"
 COUNT = "count"
+JSON_OBJECT = "json_object"
 
 # Targets that are not plain lead fields.
 SOURCE = "source"
 CREATED = "created"
 EXTERNAL_ID = "external_id"
 ATTRIBUTE_PREFIX = "attributes."
+# A JSON object of attributes in one cell: how Handoff's export writes them.
+ATTRIBUTES = "attributes"
+# A custom mapping sends a column here to leave it out.
+IGNORE = "ignore"
 
+UNKNOWN_TARGET = (
+    "'{target}' is not somewhere a column can go. Use one of {targets}, attributes.<name> "
+    "or ignore."
+)
+BLANK_HEADER = "A column of the mapping has no header name."
+BAD_DATE_FORMAT = "'{value}' is not a date format: write it with strftime codes, e.g. %d/%m/%Y."
 UNKNOWN_LAYOUT = (
     "The columns of this file do not match a known layout ({presets}). A file needs at least "
     "an email column (Email, Email 1) or an id column (External Id, Lead ID, Prospect ID). "
@@ -72,8 +83,8 @@ class Preset:
     name: str
     label: str
     columns: dict[str, Column]
-    # Headers whose presence identifies the layout.
-    signature: frozenset[str]
+    # Sets of headers whose presence identifies the layout; any one set is enough.
+    signatures: tuple[frozenset[str], ...]
     # At least one of these must be present for the file to be importable with the preset.
     required: frozenset[str]
     # Columns left out on purpose, with the reason shown in the import report.
@@ -122,7 +133,7 @@ DATABLIST = Preset(
         "source": Column(SOURCE),
         "notes": Column("context"),
     },
-    signature=frozenset({"account id", "email 1", "phone 1"}),
+    signatures=(frozenset({"account id", "email 1", "phone 1"}),),
     required=frozenset({"email 1", "account id"}),
     withheld={
         "lead owner": "the owner in the source CRM is not a Handoff rep",
@@ -171,7 +182,7 @@ X_EDUCATION = Preset(
             activity=FlagActivity(ActivityKind.CONTENT_DOWNLOAD, "Mastering The Interview"),
         ),
     },
-    signature=frozenset({"prospect id", "lead origin"}),
+    signatures=(frozenset({"prospect id", "lead origin"}),),
     required=frozenset({"prospect id"}),
     withheld={
         # Written by sales after contacting the lead: they encode the outcome, so scoring on
@@ -219,6 +230,7 @@ HANDOFF = Preset(
         "do not call": Column("do_not_call", YES_NO),
         "notes": Column("context"),
         "description": Column("context"),
+        "attributes": Column(ATTRIBUTES, JSON_OBJECT),
         # Activity columns: what the lead did, as counts or Yes/No.
         "demo requested": Column(
             None, YES_NO, activity=FlagActivity(ActivityKind.DEMO_REQUEST, "demo request")
@@ -246,7 +258,7 @@ HANDOFF = Preset(
             ATTRIBUTE_PREFIX + "last_activity", activity=ChoiceActivity(LAST_ACTIVITY_KINDS)
         ),
     },
-    signature=frozenset({"email", "email address", "external id", "lead id"}),
+    signatures=(),
     required=frozenset({"email", "email address", "external id", "lead id"}),
     withheld={
         "stage": "stages change only through the handoff workflow",
@@ -255,8 +267,105 @@ HANDOFF = Preset(
     },
 )
 
+# A Salesforce lead export (list view, report or Data Loader) with the standard lead fields.
+SALESFORCE = Preset(
+    name="salesforce",
+    label="Salesforce lead export",
+    columns={
+        "lead id": Column(EXTERNAL_ID),
+        "first name": Column("first_name"),
+        "last name": Column("last_name"),
+        "title": Column("job_title"),
+        "company": Column("company"),
+        "email": Column("email", EMAIL),
+        "phone": Column("phone", PHONE),
+        "mobile": Column(ATTRIBUTE_PREFIX + "mobile", PHONE),
+        "lead source": Column(SOURCE),
+        "industry": Column("industry"),
+        "no. of employees": Column("company_size", INTEGER),
+        "annual revenue": Column(ATTRIBUTE_PREFIX + "annual_revenue", NUMBER),
+        "country": Column("country"),
+        "state/province": Column(ATTRIBUTE_PREFIX + "state"),
+        "city": Column("city"),
+        "email opt out": Column("do_not_email", YES_NO),
+        "do not call": Column("do_not_call", YES_NO),
+        "created date": Column(CREATED, DATE),
+        "website": Column(ATTRIBUTE_PREFIX + "website"),
+        "description": Column("context"),
+        "rating": Column(ATTRIBUTE_PREFIX + "rating"),
+        "campaign": Column("campaign"),
+        "campaign name": Column("campaign"),
+    },
+    signatures=(frozenset({"lead id"}), frozenset({"lead status"}), frozenset({"state/province"})),
+    required=frozenset({"email", "lead id"}),
+    withheld={
+        "lead status": "the CRM's status; stages change only through the handoff workflow",
+        "lead owner": "the owner in the CRM is not a Handoff rep",
+        "converted": "a sales outcome, not known before the handoff",
+    },
+)
+
+# A HubSpot contacts export with the default contact properties.
+HUBSPOT = Preset(
+    name="hubspot",
+    label="HubSpot contact export",
+    columns={
+        "record id": Column(EXTERNAL_ID),
+        "first name": Column("first_name"),
+        "last name": Column("last_name"),
+        "email": Column("email", EMAIL),
+        "phone number": Column("phone", PHONE),
+        "mobile phone number": Column(ATTRIBUTE_PREFIX + "mobile", PHONE),
+        "company name": Column("company"),
+        "job title": Column("job_title"),
+        "industry": Column("industry"),
+        "number of employees": Column("company_size", INTEGER),
+        "annual revenue": Column(ATTRIBUTE_PREFIX + "annual_revenue", NUMBER),
+        "country/region": Column("country"),
+        "state/region": Column(ATTRIBUTE_PREFIX + "state"),
+        "city": Column("city"),
+        "original source": Column(SOURCE),
+        "create date": Column(CREATED, DATE),
+        "website url": Column(ATTRIBUTE_PREFIX + "website"),
+    },
+    signatures=(
+        frozenset({"record id"}),
+        frozenset({"lifecycle stage"}),
+        frozenset({"original source"}),
+        frozenset({"country/region"}),
+    ),
+    required=frozenset({"email", "record id"}),
+    withheld={
+        "lifecycle stage": "stages change only through the handoff workflow",
+        "lead status": "the CRM's status; stages change only through the handoff workflow",
+        "contact owner": "the owner in the CRM is not a Handoff rep",
+        "hubspot score": "Handoff computes the score itself",
+    },
+)
+
 # Detection order: the specific layouts first, the general one last.
-PRESETS = {preset.name: preset for preset in (DATABLIST, X_EDUCATION, HANDOFF)}
+PRESETS = {preset.name: preset for preset in (DATABLIST, X_EDUCATION, SALESFORCE, HUBSPOT, HANDOFF)}
+
+# Lead fields a custom mapping may send a column to, and how each is read.
+MAPPABLE_FIELDS = {
+    "email": EMAIL,
+    "first_name": TEXT,
+    "last_name": TEXT,
+    "phone": PHONE,
+    "company": TEXT,
+    "job_title": TEXT,
+    "industry": TEXT,
+    "company_size": INTEGER,
+    "country": TEXT,
+    "city": TEXT,
+    "campaign": TEXT,
+    "context": TEXT,
+    "do_not_email": YES_NO,
+    "do_not_call": YES_NO,
+    EXTERNAL_ID: TEXT,
+    SOURCE: TEXT,
+    CREATED: DATE,
+}
 
 
 class LayoutRefused(Exception):
@@ -273,16 +382,87 @@ class Mapping:
     # Headers the import leaves out, each with why.
     ignored: list[tuple[str, str]]
     width: int
+    # Date formats the file may use besides ISO 8601 (declared by the user or the source).
+    date_formats: tuple[str, ...] = ()
 
 
-def preset_detect(headers: list[str]) -> Preset:
+@dataclass(frozen=True)
+class CustomMapping:
+    """A source's saved mapping: a layout, columns of its own, and a date format."""
+
+    preset: str = ""
+    # Normalised header -> target.
+    columns: dict[str, str] = field(default_factory=dict)
+    date_format: str = ""
+
+    @classmethod
+    def from_saved(cls, *, preset: str, columns: dict, date_format: str) -> CustomMapping:
+        return cls(
+            preset=preset,
+            columns={normalise_header(header): str(target) for header, target in columns.items()},
+            date_format=date_format,
+        )
+
+
+def custom_column(target: str) -> Column | None:
+    """The column spec a custom mapping's target stands for; None for 'ignore'."""
+    if target == IGNORE:
+        return None
+    if target.startswith(ATTRIBUTE_PREFIX):
+        return Column(target)
+    return Column(target, MAPPABLE_FIELDS[target])
+
+
+def custom_mapping_errors(*, preset: str, columns: object, date_format: str) -> dict[str, str]:
+    """Field by field, what is wrong with a mapping an admin wants to save."""
+    errors: dict[str, str] = {}
+    if preset and preset not in PRESETS:
+        errors["preset"] = UNKNOWN_PRESET.format(name=preset, presets=", ".join(PRESETS))
+    if not isinstance(columns, dict):
+        errors["columns"] = 'Write the columns as a JSON object: {"Header": "field", ...}.'
+    else:
+        for header, target in columns.items():
+            if not normalise_header(header):
+                errors["columns"] = BLANK_HEADER
+                break
+            target = str(target)
+            attribute = target.removeprefix(ATTRIBUTE_PREFIX)
+            valid = (
+                target in MAPPABLE_FIELDS
+                or target == IGNORE
+                or (target.startswith(ATTRIBUTE_PREFIX) and attribute.strip() == attribute != "")
+            )
+            if not valid:
+                errors["columns"] = UNKNOWN_TARGET.format(
+                    target=target, targets=", ".join(MAPPABLE_FIELDS)
+                )
+                break
+    if date_format and not date_format_valid(date_format):
+        errors["date_format"] = BAD_DATE_FORMAT.format(value=date_format)
+    return errors
+
+
+def date_format_valid(date_format: str) -> bool:
+    """Whether a strptime format reads back a date it wrote: it must name a day."""
+    from datetime import datetime
+
+    sample = datetime(2024, 3, 31, 14, 5)  # noqa: DTZ001 - only the format is tested
+    try:
+        return datetime.strptime(sample.strftime(date_format), date_format).date() == sample.date()  # noqa: DTZ007
+    except ValueError:
+        return False
+
+
+def preset_detect(headers: list[str], *, extra: frozenset[str] = frozenset()) -> Preset:
+    """The layout the headers follow. `extra` are headers a custom mapping reads, which make
+    a file importable with the general layout even when no preset names them."""
     names = {normalise_header(header) for header in headers if str(header).strip()}
     for preset in PRESETS.values():
         if preset is HANDOFF:
             continue
-        if preset.signature <= names:
+        if any(signature <= names for signature in preset.signatures):
             return preset
-    if names & HANDOFF.required:
+    if names & HANDOFF.required or names & extra:
         return HANDOFF
     raise LayoutRefused(
         UNKNOWN_LAYOUT.format(
@@ -292,18 +472,30 @@ def preset_detect(headers: list[str]) -> Preset:
     )
 
 
-def mapping_for(headers: list[str], *, preset_name: str | None = None) -> Mapping:
-    """Map each header of the file onto the preset (named, or detected from the headers).
+def mapping_for(
+    headers: list[str],
+    *,
+    preset_name: str | None = None,
+    custom: CustomMapping | None = None,
+    date_formats: tuple[str, ...] = (),
+) -> Mapping:
+    """Map each header of the file onto the preset (named, or detected from the headers),
+    with a source's custom mapping taking precedence column by column.
 
     Blank header names are skipped: a trailing delimiter on every line (an Excel re-save)
     leaves one behind.
     """
+    custom = custom or CustomMapping()
+    preset_name = preset_name or custom.preset
     if preset_name:
         if preset_name not in PRESETS:
             raise LayoutRefused(UNKNOWN_PRESET.format(name=preset_name, presets=", ".join(PRESETS)))
         preset = PRESETS[preset_name]
     else:
-        preset = preset_detect(headers)
+        identifying = frozenset(
+            header for header, target in custom.columns.items() if target in ("email", EXTERNAL_ID)
+        )
+        preset = preset_detect(headers, extra=identifying)
 
     columns: list[tuple[int, str, Column]] = []
     ignored: list[tuple[str, str]] = []
@@ -312,7 +504,13 @@ def mapping_for(headers: list[str], *, preset_name: str | None = None) -> Mappin
         name = normalise_header(header)
         if not name:
             continue
-        column = preset.columns.get(name)
+        if name in custom.columns:
+            column = custom_column(custom.columns[name])
+            if column is None:
+                ignored.append((str(header), "left out by the source's mapping"))
+                continue
+        else:
+            column = preset.columns.get(name)
         if column is None:
             ignored.append((str(header), preset.withheld.get(name, "not a column Handoff reads")))
             continue
@@ -326,15 +524,17 @@ def mapping_for(headers: list[str], *, preset_name: str | None = None) -> Mappin
         seen_targets[key] = str(header)
         columns.append((index, str(header), column))
 
-    present = {normalise_header(header) for header in headers}
-    if not preset.required & present:
+    if not {"email", EXTERNAL_ID} & set(seen_targets):
         raise LayoutRefused(
             MISSING_COLUMNS.format(
                 preset=preset.name,
                 columns=" or ".join(f"'{name.title()}'" for name in sorted(preset.required)),
             )
         )
-    return Mapping(preset=preset, columns=columns, ignored=ignored, width=len(headers))
+    formats = tuple(dict.fromkeys((*date_formats, *filter(None, [custom.date_format]))))
+    return Mapping(
+        preset=preset, columns=columns, ignored=ignored, width=len(headers), date_formats=formats
+    )
 
 
 def _target_label(target: str) -> str:
