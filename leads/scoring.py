@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from leads import criteria
 from leads.models import Activity, Lead, RuleCategory, ScoringRule
@@ -18,9 +18,9 @@ from leads.models import Activity, Lead, RuleCategory, ScoringRule
 SECONDS_PER_DAY = 86400
 
 
-@dataclass(frozen=True, slots=True)
-class LeadFacts:
-    """The fields scoring reads, loaded without building model instances (bulk rescoring)."""
+class LeadFacts(NamedTuple):
+    """The fields scoring reads, loaded without building model instances (bulk rescoring).
+    Named tuples, because a nightly pass builds millions of these and activities."""
 
     pk: int
     email: str
@@ -48,8 +48,7 @@ LEAD_FACT_COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityFacts:
+class ActivityFacts(NamedTuple):
     pk: int
     kind: str
     detail: str
@@ -77,8 +76,29 @@ class ScoreResult:
 
 @dataclass(frozen=True)
 class _PreparedRule:
+    """A rule with what scoring needs read out once: its test, and its breakdown labels."""
+
     rule: ScoringRule
     test: Callable[[Any], bool] | None
+    rule_id: int | None
+    name: str
+    points: int
+    disqualifier: bool
+
+    @classmethod
+    def of(cls, rule: ScoringRule, test: Callable[[Any], bool] | None) -> _PreparedRule:
+        return cls(
+            rule=rule,
+            test=test,
+            rule_id=rule.pk,
+            name=rule.name,
+            points=rule.points,
+            disqualifier=rule.disqualifier,
+        )
+
+
+FIT = RuleCategory.FIT.value
+BEHAVIOUR = RuleCategory.BEHAVIOUR.value
 
 
 class Scorer:
@@ -101,9 +121,9 @@ class Scorer:
                 continue
             if rule.category == RuleCategory.FIT:
                 test = criteria.fit_test(operator=rule.operator, value=rule.value)
-                self.fit_rules.append(_PreparedRule(rule, test))
+                self.fit_rules.append(_PreparedRule.of(rule, test))
             else:
-                self.behaviour_rules.append(_PreparedRule(rule, None))
+                self.behaviour_rules.append(_PreparedRule.of(rule, None))
 
     def score(
         self, lead: Lead | LeadFacts, activities: Sequence[Activity | ActivityFacts]
@@ -114,68 +134,83 @@ class Scorer:
         # Several rules often read the same field (the email's kind, say): look it up once.
         values: dict[str, Any] = {}
         for prepared in self.fit_rules:
-            rule = prepared.rule
-            if rule.field == "existing_customer":
-                values[rule.field] = lead.email_domain in self.customer_domains
-            elif rule.field not in values:
-                values[rule.field] = criteria.lead_value(lead, rule.field)
-            raw = values[rule.field]
+            field_name = prepared.rule.field
+            if field_name not in values:
+                if field_name == "existing_customer":
+                    values[field_name] = lead.email_domain in self.customer_domains
+                else:
+                    values[field_name] = criteria.lead_value(lead, field_name)
+            raw = values[field_name]
             if not prepared.test(raw):
                 continue
-            fit += rule.points
-            if rule.disqualifier and not disqualified_by:
-                disqualified_by = rule.name
+            fit += prepared.points
+            if prepared.disqualifier and not disqualified_by:
+                disqualified_by = prepared.name
             breakdown.append(
                 {
-                    "rule_id": rule.pk,
-                    "rule": rule.name,
-                    "category": RuleCategory.FIT.value,
-                    "points": rule.points,
-                    "field": rule.field,
+                    "rule_id": prepared.rule_id,
+                    "rule": prepared.name,
+                    "category": FIT,
+                    "points": prepared.points,
+                    "field": field_name,
                     "value": str(raw),
-                    "disqualifier": rule.disqualifier,
+                    "disqualifier": prepared.disqualifier,
                 }
             )
 
         engagement = 0
-        by_kind: dict[str, list[Activity | ActivityFacts]] = {}
-        for activity in activities:
-            by_kind.setdefault(activity.kind, []).append(activity)
-        for prepared in self.behaviour_rules:
-            entry = self._score_behaviour(
-                prepared.rule, by_kind.get(prepared.rule.activity_kind, ())
-            )
-            if entry is None:
-                continue
-            engagement += entry["points"]
-            if prepared.rule.disqualifier and not disqualified_by:
-                disqualified_by = prepared.rule.name
-            breakdown.append(entry)
+        if activities and self.behaviour_rules:
+            # Each activity's age and timestamp text are worked out once, however many rules
+            # count it.
+            by_kind: dict[str, list[tuple[Activity | ActivityFacts, float, str]]] = {}
+            now = self.now
+            for activity in activities:
+                occurred_at = activity.occurred_at
+                age_days = max((now - occurred_at).total_seconds(), 0.0) / SECONDS_PER_DAY
+                by_kind.setdefault(activity.kind, []).append(
+                    (activity, age_days, occurred_at.isoformat())
+                )
+            for prepared in self.behaviour_rules:
+                matching = by_kind.get(prepared.rule.activity_kind)
+                if not matching:
+                    continue
+                entry = self._score_behaviour(prepared, matching)
+                if entry is None:
+                    continue
+                engagement += entry["points"]
+                if prepared.disqualifier and not disqualified_by:
+                    disqualified_by = prepared.name
+                breakdown.append(entry)
         return ScoreResult(
             fit=fit, engagement=engagement, breakdown=breakdown, disqualified_by=disqualified_by
         )
 
     def _score_behaviour(
-        self, rule: ScoringRule, activities: Sequence[Activity | ActivityFacts]
+        self,
+        prepared: _PreparedRule,
+        activities: list[tuple[Activity | ActivityFacts, float, str]],
     ) -> dict[str, Any] | None:
         """Points for one rule from the lead's activities of the rule's kind."""
+        rule = prepared.rule
         items = []
         raw_total = 0.0
         needle = rule.detail_contains.casefold()
-        for activity in activities:
+        window = rule.window_days
+        half_life = rule.half_life_days
+        points = prepared.points
+        for activity, age_days, occurred_iso in activities:
             if needle and needle not in activity.detail.casefold():
                 continue
-            age_days = max((self.now - activity.occurred_at).total_seconds(), 0) / SECONDS_PER_DAY
-            if rule.window_days and age_days > rule.window_days:
+            if window and age_days > window:
                 continue
-            weight = 0.5 ** (age_days / rule.half_life_days) if rule.half_life_days else 1.0
-            earned = rule.points * activity.quantity * weight
+            weight = 0.5 ** (age_days / half_life) if half_life else 1.0
+            earned = points * activity.quantity * weight
             raw_total += earned
             items.append(
                 {
                     "activity_id": activity.pk,
                     "kind": activity.kind,
-                    "occurred_at": activity.occurred_at.isoformat(),
+                    "occurred_at": occurred_iso,
                     "quantity": activity.quantity,
                     "points": round(earned, 2),
                 }
@@ -188,11 +223,11 @@ class Scorer:
         if rule.cap is not None:
             capped = max(min(raw_total, rule.cap), -rule.cap)
         return {
-            "rule_id": rule.pk,
-            "rule": rule.name,
-            "category": RuleCategory.BEHAVIOUR.value,
+            "rule_id": prepared.rule_id,
+            "rule": prepared.name,
+            "category": BEHAVIOUR,
             "points": round(capped),
             "capped": capped != raw_total,
-            "disqualifier": rule.disqualifier,
+            "disqualifier": prepared.disqualifier,
             "activities": items,
         }

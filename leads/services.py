@@ -1,13 +1,13 @@
 """Every write to leads: stage transitions, scoring, and qualification to MQL."""
 
 import hashlib
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+import orjson
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -165,7 +165,7 @@ def _write_scores(scored: list[tuple[int, ScoreResult]], now: datetime) -> None:
                             result.total,
                             result.fit,
                             result.engagement,
-                            json.dumps(result.breakdown),
+                            orjson.dumps(result.breakdown).decode(),
                             result.disqualified_by,
                         )
                     )
