@@ -195,21 +195,30 @@ def _write_scores(scored: list[tuple[int, ScoreResult]], now: datetime) -> None:
         )
 
 
-def leads_rescore_open(*, now: datetime | None = None) -> tuple[int, int]:
-    """The nightly pass: rescore every lead that can still qualify or is being worked, so that
-    decay and rule changes take effect, then hand off the ones that now qualify.
+# Stages whose score still matters: leads that may qualify, and MQLs being worked.
+OPEN_STAGES = (Stage.LEAD, Stage.RECYCLED, Stage.MQL)
+
+
+def lead_ids_open() -> list[int]:
+    return list(Lead.objects.in_stage(*OPEN_STAGES).order_by("pk").values_list("pk", flat=True))
+
+
+def leads_rescore_and_qualify(
+    *, lead_ids: list[int], now: datetime | None = None
+) -> tuple[int, int]:
+    """Rescore these leads so that decay and rule changes take effect, then hand off the
+    ones that now qualify. Returns (rescored, handed off).
 
     A lower score never demotes an MQL: stages only move through transitions, and rescoring
-    makes none. Returns (rescored, handed off).
+    makes none. Safe to run again: a lead handed off once is not handed off twice.
     """
     now = now or timezone.now()
-    open_stages = (Stage.LEAD, Stage.RECYCLED, Stage.MQL)
-    ids = list(Lead.objects.in_stage(*open_stages).order_by("pk").values_list("pk", flat=True))
-    rescored = leads_rescore(lead_ids=ids, now=now)
+    rescored = leads_rescore(lead_ids=lead_ids, now=now)
     thresholds = ScoringSettings.current()
     candidates = (
         Lead.objects.in_stage(Stage.LEAD, Stage.RECYCLED)
         .filter(
+            pk__in=lead_ids,
             score__gte=thresholds.mql_threshold,
             fit_score__gte=thresholds.fit_minimum,
             disqualified_by="",
