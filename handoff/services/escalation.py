@@ -109,6 +109,8 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
     url = reverse("handoff-detail", args=[handoff.pk])
     lead_name = handoff.lead.display_name
 
+    due = f"{handoff.due_at:%Y-%m-%d %H:%M} UTC"
+
     if step.level == EscalationLevel.CADENCE_MISSED:
         attempt_times = list(handoff.attempts.values_list("attempted_at", flat=True))
         status = cadence_status(
@@ -120,60 +122,44 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
         )
         if status != "missed":
             return None
-        escalation = _claim(handoff=handoff, level=step.level, notified=manager)
-        if escalation and manager:
-            notification_create(
-                recipient=manager,
-                kind="cadence_missed",
-                key=f"escalation:{escalation.pk}",
-                title=f"Follow-up cadence missed: {rep} on {lead_name}",
-                body=f"{len(attempt_times)} attempts logged.",
-                url=url,
-            )
-        _event(handoff, "follow-up cadence missed; manager alerted")
-        return escalation
-
+        return _claim_and_tell(
+            handoff=handoff,
+            level=step.level,
+            recipient=manager,
+            kind="cadence_missed",
+            title=f"Follow-up cadence missed: {rep} on {lead_name}",
+            body=f"{len(attempt_times)} attempts logged.",
+            event_note="follow-up cadence missed; manager alerted",
+        )
     if step.level == EscalationLevel.WARNING:
-        escalation = _claim(handoff=handoff, level=step.level, notified=rep.user)
-        if escalation:
-            notification_create(
-                recipient=rep.user,
-                kind="handoff_due_soon",
-                key=f"escalation:{escalation.pk}",
-                title=f"Respond soon: {lead_name}",
-                body=f"The first response is due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
-                url=url,
-            )
-        return escalation
-
+        return _claim_and_tell(
+            handoff=handoff,
+            level=step.level,
+            recipient=rep.user,
+            kind="handoff_due_soon",
+            title=f"Respond soon: {lead_name}",
+            body=f"The first response is due {due}.",
+        )
     if step.level == EscalationLevel.REMIND_REP:
-        escalation = _claim(handoff=handoff, level=step.level, notified=rep.user)
-        if escalation:
-            notification_create(
-                recipient=rep.user,
-                kind="handoff_overdue",
-                key=f"escalation:{escalation.pk}",
-                title=f"Overdue: {lead_name} is waiting for your first response",
-                body=f"It was due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
-                url=url,
-            )
-            _event(handoff, "first-response deadline missed; rep reminded")
-        return escalation
-
+        return _claim_and_tell(
+            handoff=handoff,
+            level=step.level,
+            recipient=rep.user,
+            kind="handoff_overdue",
+            title=f"Overdue: {lead_name} is waiting for your first response",
+            body=f"It was due {due}.",
+            event_note="first-response deadline missed; rep reminded",
+        )
     if step.level == EscalationLevel.MANAGER_ALERT:
-        escalation = _claim(handoff=handoff, level=step.level, notified=manager)
-        if escalation:
-            if manager is not None:
-                notification_create(
-                    recipient=manager,
-                    kind="handoff_escalated",
-                    key=f"escalation:{escalation.pk}",
-                    title=f"SLA missed: {rep} has not responded to {lead_name}",
-                    body=f"The first response was due {handoff.due_at:%Y-%m-%d %H:%M} UTC.",
-                    url=url,
-                )
-            _event(handoff, "first-response deadline missed; manager alerted")
-        return escalation
+        return _claim_and_tell(
+            handoff=handoff,
+            level=step.level,
+            recipient=manager,
+            kind="handoff_escalated",
+            title=f"SLA missed: {rep} has not responded to {lead_name}",
+            body=f"The first response was due {due}.",
+            event_note="first-response deadline missed; manager alerted",
+        )
 
     if step.level == EscalationLevel.REASSIGN:
         escalation = _claim(handoff=handoff, level=step.level)
@@ -223,6 +209,35 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
             )
         return escalation
     raise ValueError(f"unknown SLA level {step.level}")
+
+
+def _claim_and_tell(
+    *,
+    handoff: Handoff,
+    level: int,
+    recipient,  # noqa: ANN001 - a user, or None when the rep has no manager
+    kind: str,
+    title: str,
+    body: str,
+    event_note: str = "",
+) -> Escalation | None:
+    """Take a step that is a message: claim its row, notify, and record it in the history.
+    Does nothing when another check took the step first."""
+    escalation = _claim(handoff=handoff, level=level, notified=recipient)
+    if escalation is None:
+        return None
+    if recipient is not None:
+        notification_create(
+            recipient=recipient,
+            kind=kind,
+            key=f"escalation:{escalation.pk}",
+            title=title,
+            body=body,
+            url=reverse("handoff-detail", args=[handoff.pk]),
+        )
+    if event_note:
+        _event(handoff, event_note)
+    return escalation
 
 
 def _event(handoff: Handoff, note: str) -> None:
