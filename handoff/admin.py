@@ -7,12 +7,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from handoff.delivery import deliveries_retry
 from handoff.models import (
     ContactAttempt,
+    Delivery,
     Escalation,
     Handoff,
     HandoffEvent,
     Notification,
+    NotificationPreference,
     SlaPolicy,
 )
 from handoff.services import handoff_sla_check
@@ -150,3 +153,65 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ["recipient", "kind", "key", "title", "body", "url", "created_at", "read_at",
               "emailed_at"]  # fmt: skip
     readonly_fields = fields
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """The outbox. Rows are written with their notification and moved only by the senders;
+    RevOps can see why one is stuck and send it again."""
+
+    list_display = [
+        "created_at",
+        "notification",
+        "recipient",
+        "channel",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
+    list_filter = ["status", "channel"]
+    list_select_related = ["notification__recipient"]
+    search_fields = ["=notification__id", "notification__recipient__username"]
+    date_hierarchy = "created_at"
+    fields = ["notification", "channel", "status", "attempts", "next_attempt_at", "claimed_at",
+              "sent_at", "last_error", "created_at"]  # fmt: skip
+    readonly_fields = fields
+    actions = ["retry_now"]
+
+    @admin.display(description="Recipient", ordering="notification__recipient__username")
+    def recipient(self, delivery: Delivery) -> str:
+        return delivery.notification.recipient.get_username()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        # The list offers "retry now" to whoever may change deliveries; a row itself is read-only.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    @admin.action(description="Retry now (never resends a sent one)", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        queued = deliveries_retry(delivery_ids=ids, actor=request.user)
+        self.message_user(
+            request,
+            f"{queued} of {len(ids)} deliveries queued to send now; the others were already "
+            "sent or being sent.",
+            messages.SUCCESS if queued else messages.INFO,
+        )
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "channel", "enabled"]
+    list_filter = ["channel", "enabled", "kind"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "kind"]
+    raw_id_fields = ["user"]

@@ -1,17 +1,40 @@
-"""In-app notifications, and the email that follows each one.
+"""Notifications, and the channels each one goes out on.
 
-A notification row is written in the same transaction as the change that caused it; the email
-task is queued only after that transaction commits, so a rolled-back change sends nothing.
+A notification row is written in the same transaction as the change that caused it, with one
+delivery row per channel the recipient wants for its kind (see handoff.delivery, the outbox).
+The sending tasks are queued only after that transaction commits, so a rolled-back change
+sends nothing, and a committed one always has its deliveries on record, even when the queue
+is down: the retry sweep finds them.
 """
 
 import logging
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from handoff.models import Notification
+from handoff.delivery import deliveries_create, deliveries_queue
+from handoff.models import DeliveryChannel, DeliveryStatus, Notification, NotificationPreference
 
 logger = logging.getLogger(__name__)
+
+# Every kind of notification the services send, as a user reads it on the preferences page.
+# A kind missing here still goes out on every channel; it is listed once a user has had one.
+NOTIFICATION_KINDS: dict[str, str] = {
+    "handoff_assigned": "A lead is assigned to you",
+    "handoff_due_soon": "Your first-response deadline is near",
+    "handoff_overdue": "Your first-response deadline is missed",
+    "handoff_escalated": "A rep on your team missed a deadline",
+    "cadence_missed": "A rep on your team missed the follow-up cadence",
+    "handoff_returned": "A lead is returned to marketing",
+    "routing_exhausted": "MQLs are waiting and no rep can take them",
+    "opportunity_handed_over": "An opportunity is handed to you",
+    "quarterly_review_due": "The quarterly protocol review is due",
+}
+
+UNKNOWN_KIND = "'{kind}' is not a notification kind. Use one of: {known}."
+UNKNOWN_CHANNEL = "'{channel}' is not a notification channel. Use one of: {known}."
 
 
 def notification_create(
@@ -23,23 +46,113 @@ def notification_create(
     body: str = "",
     url: str = "",
 ) -> Notification | None:
-    """Write a notification unless one with the same key exists; returns None for a repeat."""
+    """Write a notification and its deliveries unless one with the same key exists; returns
+    None for a repeat, which writes nothing and queues nothing.
+
+    Call it inside the transaction of the change it reports. The in-app channel is delivered
+    by the row itself; the others are sent by tasks queued after commit.
+    """
+    now = timezone.now()
+    channels = notification_channels_for(recipient=recipient, kind=kind)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
-                recipient=recipient, kind=kind, key=key, title=title, body=body, url=url
+                recipient=recipient,
+                kind=kind,
+                key=key,
+                title=title,
+                body=body,
+                url=url,
+                # A user who turned the in-app channel off keeps the record, but no badge.
+                read_at=None if DeliveryChannel.IN_APP in channels else now,
             )
+            deliveries = deliveries_create(notification=notification, channels=channels, now=now)
     except IntegrityError:
         logger.warning("notification skipped as duplicate recipient_id=%s", recipient.pk)
         return None
 
-    from handoff.tasks import send_notification_email
-
-    transaction.on_commit(lambda: send_notification_email.delay(notification.pk))
+    deliveries_queue(delivery_ids=[d.pk for d in deliveries if d.status == DeliveryStatus.PENDING])
     logger.info(
-        "notification created notification_id=%s kind=%s recipient_id=%s",
+        "notification created notification_id=%s kind=%s recipient_id=%s channels=%s",
         notification.pk,
         kind,
         recipient.pk,
+        ",".join(delivery.channel for delivery in deliveries),
     )
     return notification
+
+
+def notification_channels_for(*, recipient: AbstractBaseUser, kind: str) -> list[str]:
+    """The channels the recipient has not turned off for this kind; every channel by default."""
+    turned_off = set(
+        NotificationPreference.objects.filter(
+            user_id=recipient.pk, kind=kind, enabled=False
+        ).values_list("channel", flat=True)
+    )
+    return [channel for channel in DeliveryChannel.values if channel not in turned_off]
+
+
+def notification_kinds_for(*, user: AbstractBaseUser) -> dict[str, str]:
+    """The kinds a user can choose channels for: the known ones, and any other kind the user
+    has received or set a preference for, so that nothing they get is out of their reach."""
+    kinds = dict(NOTIFICATION_KINDS)
+    seen = set(
+        Notification.objects.filter(recipient_id=user.pk).values_list("kind", flat=True)
+    ) | set(NotificationPreference.objects.filter(user_id=user.pk).values_list("kind", flat=True))
+    for kind in sorted(seen - kinds.keys()):
+        kinds[kind] = kind.replace("_", " ").capitalize()
+    return kinds
+
+
+def notification_preferences_for(*, user: AbstractBaseUser) -> dict[tuple[str, str], bool]:
+    """Whether each (kind, channel) is on for the user, for every kind they can choose."""
+    rows = NotificationPreference.objects.filter(user_id=user.pk).values_list(
+        "kind", "channel", "enabled"
+    )
+    stored = {(kind, channel): enabled for kind, channel, enabled in rows}
+    return {
+        (kind, channel): stored.get((kind, channel), True)
+        for kind in notification_kinds_for(user=user)
+        for channel in DeliveryChannel.values
+    }
+
+
+def notification_preferences_set(
+    *, user: AbstractBaseUser, choices: dict[tuple[str, str], bool]
+) -> int:
+    """Store the user's channel choices; returns how many changed.
+
+    Every (kind, channel) pair is checked before anything is written, so one unknown value
+    refuses the whole change. Kinds must be ones the user can choose (notification_kinds_for).
+    """
+    kinds = notification_kinds_for(user=user)
+    for kind, channel in choices:
+        if kind not in kinds:
+            raise ValueError(UNKNOWN_KIND.format(kind=kind, known=", ".join(kinds)))
+        if channel not in DeliveryChannel.values:
+            raise ValueError(
+                UNKNOWN_CHANNEL.format(channel=channel, known=", ".join(DeliveryChannel.values))
+            )
+
+    current = notification_preferences_for(user=user)
+    changed = {pair: enabled for pair, enabled in choices.items() if current[pair] != enabled}
+    with transaction.atomic():
+        for (kind, channel), enabled in changed.items():
+            NotificationPreference.objects.update_or_create(
+                user_id=user.pk, kind=kind, channel=channel, defaults={"enabled": enabled}
+            )
+    logger.info("notification preferences changed user_id=%s count=%s", user.pk, len(changed))
+    return len(changed)
+
+
+def notification_preferences_from_form(
+    *, kinds: Iterable[str], checked: Iterable[str]
+) -> dict[tuple[str, str], bool]:
+    """Turn a form's ticked boxes ("kind:channel") into a choice for every kind and channel:
+    a box left unticked turns that channel off."""
+    ticked = set(checked)
+    return {
+        (kind, channel): f"{kind}:{channel}" in ticked
+        for kind in kinds
+        for channel in DeliveryChannel.values
+    }

@@ -2,12 +2,8 @@ import logging
 import time
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.utils import timezone
 
-from handoff.models import Notification
+from handoff.delivery import deliveries_due, delivery_for_email, delivery_send
 from handoff.services import handoff_sla_check, handoffs_sla_sweep, leads_assign_waiting
 
 # A queued check that waited longer than this is dropped: the next sweep queues it again.
@@ -52,41 +48,40 @@ def assign_waiting_leads() -> int:
     return leads_assign_waiting()
 
 
-@shared_task(
-    name="handoff.send_notification_email",
-    bind=True,
-    max_retries=5,
-    default_retry_delay=30,
-)
-def send_notification_email(self, notification_id: int) -> bool:  # noqa: ANN001
-    """Email one notification, once. The row is claimed with a conditional update, so a
-    repeated or retried task that finds it already sent does nothing."""
+@shared_task(name="handoff.deliver_notification")
+def deliver_notification(delivery_id: int) -> bool:
+    """Send one delivery of the outbox. Idempotent: see handoff.delivery.delivery_send."""
+    return delivery_send(delivery_id=delivery_id)
+
+
+# Queued sends that wait longer than a sweep interval are dropped: the next sweep queues them
+# again, so a backlog never piles up duplicate messages in the broker.
+DELIVERY_SWEEP_EXPIRES_SECONDS = 60
+
+
+@shared_task(name="handoff.sweep_notification_deliveries")
+def sweep_notification_deliveries() -> int:
+    """Queue the deliveries that are due again: retries whose backoff has passed, and sends
+    whose worker died. Beat runs it every minute."""
     started = time.monotonic()
-    claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
-        emailed_at=timezone.now()
-    )
-    if not claimed:
-        logger.warning("notification email already sent notification_id=%s", notification_id)
-        return False
-    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    if not notification.recipient.email:
-        return False
-    try:
-        send_mail(
-            subject=notification.title,
-            message=f"{notification.body}\n\n{settings.SITE_URL}{notification.url}",
-            from_email=None,
-            recipient_list=[notification.recipient.email],
-        )
-    except Exception as error:
-        # Give the claim back so that the retry can send it.
-        with transaction.atomic():
-            Notification.objects.filter(pk=notification_id).update(emailed_at=None)
-        logger.warning("notification email failed notification_id=%s", notification_id)
-        raise self.retry(exc=error) from error
+    due = deliveries_due()
+    for delivery_id in due:
+        deliver_notification.apply_async(args=[delivery_id], expires=DELIVERY_SWEEP_EXPIRES_SECONDS)
     logger.info(
-        "notification emailed notification_id=%s elapsed_ms=%d",
-        notification_id,
-        (time.monotonic() - started) * 1000,
+        "delivery sweep done queued=%s elapsed_ms=%d", len(due), (time.monotonic() - started) * 1000
     )
-    return True
+    return len(due)
+
+
+@shared_task(name="handoff.send_notification_email")
+def send_notification_email(notification_id: int) -> bool:
+    """Email one notification through its email delivery, once.
+
+    Kept under its old name for the messages queued before the outbox existed; a notification
+    from then has no delivery rows, so its email delivery is written here, if the recipient
+    still wants email for that kind.
+    """
+    delivery_id = delivery_for_email(notification_id=notification_id)
+    if delivery_id is None:
+        return False
+    return delivery_send(delivery_id=delivery_id)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from handoff import views
+from handoff.notification_views import notification_preferences
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +16,5 @@ urlpatterns = [
     ),
     path("team/", views.manager_dashboard, name="manager-dashboard"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/preferences/", notification_preferences, name="notification-preferences"),
 ]

@@ -146,6 +146,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=15),
         "options": {"expires": 3600},
     },
+    # Notification deliveries whose retry has come, or whose worker died mid-send, go out again.
+    "notification-delivery-sweep": {
+        "task": "handoff.sweep_notification_deliveries",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
     "sla-sweep": {
         "task": "handoff.sweep_overdue_handoffs",
         "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),

@@ -1,4 +1,5 @@
-"""The Celery tasks, run eagerly: the SLA sweep that beat starts, and the notification email."""
+"""The Celery tasks, run eagerly: the SLA sweep that beat starts, and the notification email
+through the outbox."""
 
 import logging
 from datetime import UTC, datetime, timedelta
@@ -7,13 +8,23 @@ from unittest import mock
 
 import pytest
 import time_machine
-from celery.exceptions import Retry
 from django.conf import settings
 from django.core import mail
 
-from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent, Notification
+from handoff.models import (
+    Delivery,
+    Escalation,
+    EscalationLevel,
+    Handoff,
+    HandoffEvent,
+    Notification,
+)
 from handoff.services import escalation, handoff_accept, handoff_log_attempt
-from handoff.tasks import send_notification_email, sweep_overdue_handoffs
+from handoff.tasks import (
+    send_notification_email,
+    sweep_notification_deliveries,
+    sweep_overdue_handoffs,
+)
 from leads.services import lead_qualify_if_ready
 from leads.tests.factories import LeadFactory
 from reps.tests.factories import RepFactory, UserFactory
@@ -190,7 +201,7 @@ def test_email_task_sends_once_when_called_twice(caplog):
     notification = Notification.objects.create(
         recipient=user, kind="handoff_escalated", key="escalation:1", title="SLA missed", url="/x/"
     )
-    caplog.set_level(logging.INFO, logger="handoff.tasks")
+    caplog.set_level(logging.INFO, logger="handoff.delivery")
 
     with time_machine.travel(NOW, tick=False):
         first = send_notification_email.delay(notification.pk).get()
@@ -199,6 +210,14 @@ def test_email_task_sends_once_when_called_twice(caplog):
     assert (first, second) == (True, False)
     notification.refresh_from_db()
     assert notification.emailed_at == NOW
+    # The email goes through the outbox: one delivery row, sent on the first attempt.
+    delivery = Delivery.objects.get(notification=notification)
+    assert (delivery.channel, delivery.status, delivery.attempts, delivery.sent_at) == (
+        "email",
+        "sent",
+        1,
+        NOW,
+    )
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["manager@example.com"]
     assert mail.outbox[0].body == f"\n\n{settings.SITE_URL}/x/"
@@ -206,38 +225,58 @@ def test_email_task_sends_once_when_called_twice(caplog):
     assert [
         (record.levelname, record.getMessage().partition(" elapsed_ms=")[0])
         for record in caplog.records
-        if record.name == "handoff.tasks"
+        if record.name == "handoff.delivery"
     ] == [
-        ("INFO", f"notification emailed notification_id={notification.pk}"),
-        ("WARNING", f"notification email already sent notification_id={notification.pk}"),
+        (
+            "INFO",
+            f"delivery sent delivery_id={delivery.pk} notification_id={notification.pk} "
+            "channel=email attempt=1",
+        ),
+        ("WARNING", f"delivery not due or already taken delivery_id={delivery.pk}"),
     ]
 
 
-def test_email_task_gives_the_claim_back_when_sending_fails():
+def test_email_task_records_the_failure_and_the_sweep_sends_it_after_the_backoff():
     user = UserFactory(username="manager")
     notification = Notification.objects.create(
         recipient=user, kind="handoff_escalated", key="escalation:1", title="SLA missed"
     )
 
     with (
-        mock.patch("handoff.tasks.send_mail", side_effect=SMTPException("down")) as send,
-        pytest.raises(Retry) as retry,
+        time_machine.travel(NOW, tick=False),
+        mock.patch("handoff.delivery.send_mail", side_effect=SMTPException("down")) as send,
     ):
-        send_notification_email.delay(notification.pk)
+        sent = send_notification_email.delay(notification.pk).get()
 
-    # Celery is asked to try again later, and the row is free for that retry to claim.
-    assert send.call_count == 1
-    assert isinstance(retry.value.exc, SMTPException)
-    assert retry.value.when == 30
+    # The outbox keeps the email, due again a minute later, and says why it failed.
+    assert (sent, send.call_count) == (False, 1)
+    delivery = Delivery.objects.get(notification=notification)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at, delivery.last_error) == (
+        "pending",
+        1,
+        NOW + timedelta(minutes=1),
+        "SMTPException",
+    )
     notification.refresh_from_db()
     assert notification.emailed_at is None
     assert mail.outbox == []
 
-    assert send_notification_email.delay(notification.pk).get() is True
+    with time_machine.travel(NOW + timedelta(seconds=59), tick=False):
+        assert sweep_notification_deliveries.delay().get() == 0
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        assert sweep_notification_deliveries.delay().get() == 1
+        assert sweep_notification_deliveries.delay().get() == 0
     assert len(mail.outbox) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
 
 
 def test_task_names_are_fixed_and_beat_schedules_the_sweep():
     assert sweep_overdue_handoffs.name == "handoff.sweep_overdue_handoffs"
     assert send_notification_email.name == "handoff.send_notification_email"
+    assert sweep_notification_deliveries.name == "handoff.sweep_notification_deliveries"
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["notification-delivery-sweep"]["task"]
+        == sweep_notification_deliveries.name
+    )
     assert settings.CELERY_BEAT_SCHEDULE["sla-sweep"]["task"] == sweep_overdue_handoffs.name
