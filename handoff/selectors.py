@@ -231,3 +231,44 @@ def rep_open_counts(*, rep_ids: list[int]) -> dict[int, int]:
         .values_list("rep_id", "count")
     )
     return dict(rows)
+
+
+def required_field_checklist(*, lead, point: str) -> list[dict]:  # noqa: ANN001
+    """Each active required field at a handoff point, and whether the lead has it, in admin
+    order: the same test as handoff.documentation.missing_required_fields."""
+    from handoff.documentation import REQUIRABLE_FIELDS
+    from handoff.models import RequiredField
+
+    checklist = []
+    for required in RequiredField.objects.filter(point=point, active=True):
+        value = getattr(lead, required.field, None)
+        checklist.append(
+            {
+                "label": required.label or REQUIRABLE_FIELDS.get(required.field, required.field),
+                "field": required.field,
+                "done": not (value is None or (isinstance(value, str) and not value.strip())),
+            }
+        )
+    return checklist
+
+
+def sql_checklist(*, handoff: Handoff) -> list[dict]:
+    """What handoff_qualify asks before a lead becomes SQL, each marked done or not: sales
+    accepted it, each part of BANT is confirmed, and it is ready for a demo or proposal."""
+    from leads.models import BANT_PARTS, BantStatus
+
+    lead = handoff.lead
+    return [
+        {
+            "label": "Accepted by sales",
+            "done": handoff.state in (HandoffState.ACCEPTED, HandoffState.QUALIFIED),
+        },
+        *(
+            {
+                "label": part.capitalize(),
+                "done": getattr(lead, f"{part}_status") == BantStatus.CONFIRMED,
+            }
+            for part in BANT_PARTS
+        ),
+        {"label": "Ready for a demo or proposal", "done": lead.ready_for_demo},
+    ]

@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "import_export",
+    "django_filters",
+    "django_htmx",
     "handoff",
     "leads",
     "reps",
@@ -41,6 +43,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "handoff.urls"
@@ -144,6 +147,12 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-rescore": {
         "task": "leads.rescore_open_leads",
         "schedule": crontab(hour=2, minute=15),
+        "options": {"expires": 3600},
+    },
+    # RevOps are reminded, once per quarter each, while the quarter's protocol review is due.
+    "quarterly-review-reminder": {
+        "task": "feedback.remind_quarterly_review",
+        "schedule": crontab(hour=7, minute=0),
         "options": {"expires": 3600},
     },
     # Notification deliveries whose retry has come, or whose worker died mid-send, go out again.

@@ -120,15 +120,12 @@ def share_of(count: int, total: int) -> int:
     return round(100 * count / total)
 
 
-@register.simple_tag(takes_context=True)
-def viewer_timezone(context: template.Context) -> str:
+def viewer_timezone_name(user: Any) -> str:
     """The timezone pages are shown in: the viewer's own rep calendar, else UTC.
 
     A rep reads deadlines in the same local time their SLA clock runs on; managers, marketing
     and RevOps work across reps in several zones, so they get one unambiguous zone.
     """
-    request = context.get("request")
-    user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return FALLBACK_TIMEZONE
     try:
@@ -140,3 +137,37 @@ def viewer_timezone(context: template.Context) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return FALLBACK_TIMEZONE
     return name
+
+
+@register.simple_tag(takes_context=True)
+def viewer_timezone(context: template.Context) -> str:
+    request = context.get("request")
+    return viewer_timezone_name(getattr(request, "user", None))
+
+
+@register.filter
+def percent(rate: float | None) -> str:
+    """A share from 0 to 1 as a whole percentage; a dash when there is nothing to measure."""
+    if rate is None:
+        return "—"
+    return f"{round(100 * rate)}%"
+
+
+@register.filter
+def hours(value: float | None) -> str:
+    """Hours as a short duration ("45m", "3h 05m", "2d 4h"); a dash when unknown."""
+    if value is None:
+        return "—"
+    return duration_text(value * 3600) if value * 3600 >= 60 else "under a minute"
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> Any:
+    return mapping.get(key, "")
+
+
+@register.filter
+def md_cell(value: Any) -> str:
+    """Text for a Markdown table cell or list item: pipes escaped, line breaks folded."""
+    text = " ".join(str(value).split())
+    return text.replace("|", "\\|")

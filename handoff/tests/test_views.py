@@ -1,6 +1,5 @@
 from datetime import UTC, datetime, timedelta
 
-import factory
 import pytest
 import time_machine
 from django.db import connection, transaction
@@ -12,6 +11,7 @@ from feedback.models import Rejection
 from handoff import roles
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, HandoffState
 from handoff.services import handoff_assign
+from handoff.tests.factories import HandoffFactory
 from leads.models import Activity, ActivityKind, Lead, LeadEvent, Stage
 from leads.tests.factories import LeadFactory, SourceFactory
 from reps.tests.factories import RepFactory, UserFactory
@@ -20,21 +20,6 @@ pytestmark = pytest.mark.django_db
 
 # A Tuesday, inside the factories' 09:00-17:00 working day.
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-
-
-class HandoffFactory(factory.django.DjangoModelFactory):
-    """An open handoff with a deadline the test chooses, for pages that only read handoffs."""
-
-    class Meta:
-        model = Handoff
-
-    lead = factory.SubFactory(
-        LeadFactory, stage=Stage.MQL, mql_count=1, last_name="Example", company="Acme Ltd"
-    )
-    rep = factory.SubFactory(RepFactory)
-    first_response_hours = 4
-    assigned_at = factory.LazyFunction(timezone.now)
-    due_at = factory.LazyAttribute(lambda handoff: handoff.assigned_at + timedelta(hours=4))
 
 
 def assigned_handoff(*, rep_user_name: str = "ana") -> Handoff:
@@ -72,7 +57,7 @@ def test_queue_lists_only_the_reps_own_open_handoffs_by_deadline(client):
         soon.pk,
         later.pk,
     ]
-    assert response.context["counts"] == {"breached": 1, "due_soon": 1, "total": 3}
+    assert response.context["counts"] == {"breached": 1, "due_soon": 1, "new": 3, "total": 3}
     content = response.content.decode()
     assert "Someone" not in content
     assert "Closed" not in content
@@ -114,7 +99,7 @@ def test_queue_shows_an_empty_state(client):
 
     response = client.get(reverse("queue"))
 
-    assert response.context["counts"] == {"breached": 0, "due_soon": 0, "total": 0}
+    assert response.context["counts"] == {"breached": 0, "due_soon": 0, "new": 0, "total": 0}
     assert "Nothing is waiting for you" in response.content.decode()
 
 
@@ -136,9 +121,10 @@ def test_queue_uses_the_same_number_of_queries_for_1_and_20_handoffs(client):
     twenty = _queue_queries(client, rep.user)
 
     assert len(twenty) == len(one)
-    # Session, user, roles, the handoff list, the active rejection reasons for the dialog,
-    # the viewer's rep for the timezone and the unread notification count.
-    assert len(one) == 7
+    # Session, user, roles, the page of handoffs, the counters, the unread notification
+    # count, the viewer's rep for the timezone, the sources for the filter and the active
+    # rejection reasons for the dialog.
+    assert len(one) == 9
 
 
 def test_accept_moves_the_handoff_to_accepted_and_records_who(client):
