@@ -1,6 +1,21 @@
-from django.contrib import admin
+from collections.abc import Callable
 
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+
+from reps import views
 from reps.models import Absence, CompanyDayOff, Rep, RoutingRule, Team, WorkingPeriod
+
+
+def admin_page(model_admin: admin.ModelAdmin, view: Callable) -> Callable:
+    """A page of the model admin's own: staff only, through the admin site, with the model
+    admin passed on so that the view can check its permission and build the admin context."""
+
+    def page(request: HttpRequest) -> HttpResponse:
+        return view(request, model_admin=model_admin)
+
+    return model_admin.admin_site.admin_view(page)
 
 
 class WorkingPeriodInline(admin.TabularInline):
@@ -33,11 +48,22 @@ class RepAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["user", "team", "manager", "active", "weekly_capacity"]}),
         ("Calendar", {"fields": ["timezone", "holiday_country", "holiday_subdivision"]}),
+        ("Alerts", {"fields": ["slack_webhook_url"]}),
         # Routing state is written only by the round robin; shown so RevOps can see the split.
         ("Routing", {"fields": ["routing_credit", "last_assigned_at"]}),
     ]
     readonly_fields = ["routing_credit", "last_assigned_at"]
     inlines = [WorkingPeriodInline, AbsenceInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "capacity/",
+                admin_page(self, views.capacity_report),
+                name="reps_rep_capacity",
+            ),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(Team)
@@ -45,6 +71,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "manager"]
     search_fields = ["name"]
     raw_id_fields = ["manager"]
+    fields = ["name", "manager", "slack_webhook_url"]
 
 
 @admin.register(CompanyDayOff)
@@ -75,3 +102,13 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         ),
         ("Route to", {"fields": ["team", "reps"]}),
     ]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "simulate/",
+                admin_page(self, views.routing_simulator),
+                name="reps_routingrule_simulate",
+            ),
+            *super().get_urls(),
+        ]

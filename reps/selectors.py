@@ -1,11 +1,15 @@
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncWeek
 
 from leads.criteria import email_domain_kind, split_choices
-from leads.models import Lead, Stage
+from leads.models import Lead, LeadEvent, Stage
 from reps.models import Rep, RoutingRule
 
 
@@ -98,3 +102,198 @@ def account_owner_for(*, lead: Lead) -> Rep | None:
         .first()
     )
     return handoff.rep if handoff else None
+
+
+@dataclass(frozen=True)
+class SimulatedRep:
+    rep: Rep
+    # The round-robin credit stored now, and what it would be at this pick before the winner
+    # pays back the total weight: the pick goes to the highest.
+    credit: float
+    credit_at_pick: float
+    assigned_this_week: int
+
+
+@dataclass(frozen=True)
+class RoutingSimulation:
+    route: str
+    rule: RoutingRule | None
+    pick: Rep | None
+    eligible: list[SimulatedRep]
+    skipped: list[tuple[Rep, str]]
+
+
+def routing_simulate(*, lead: Lead, now: datetime) -> RoutingSimulation:
+    """What routing would do with this lead at `now`, without doing it.
+
+    The lead may be unsaved. Routing runs in dry-run mode inside a transaction that is always
+    rolled back, so even the row locks it takes are released and nothing is written.
+    """
+    from reps.services import rep_route
+
+    with transaction.atomic():
+        decision = rep_route(lead=lead, now=now, dry_run=True)
+        transaction.set_rollback(True)
+
+    eligible_ids = [rep.pk for rep in decision.eligible]
+    credits = dict(Rep.objects.filter(pk__in=eligible_ids).values_list("pk", "routing_credit"))
+    loads = rep_assigned_this_week(reps=decision.eligible, now=now)
+    eligible = [
+        SimulatedRep(
+            rep=rep,
+            credit=credits[rep.pk],
+            credit_at_pick=credits[rep.pk] + rep.weekly_capacity,
+            assigned_this_week=loads.get(rep.pk, 0),
+        )
+        for rep in decision.eligible
+    ]
+    skipped_ids = dict(decision.skipped)
+    if decision.route != "account owner":
+        # Routing never looks at inactive reps; RevOps asking "why not them?" should see them.
+        for pk in _inactive_in_pool(decision.rule):
+            skipped_ids.setdefault(pk, "inactive")
+    skipped_reps = Rep.objects.select_related("user").in_bulk(list(skipped_ids))
+    skipped = sorted(
+        ((skipped_reps[pk], reason) for pk, reason in skipped_ids.items()),
+        key=lambda row: str(row[0]),
+    )
+    return RoutingSimulation(
+        route=decision.route,
+        rule=decision.rule,
+        pick=decision.rep,
+        eligible=eligible,
+        skipped=skipped,
+    )
+
+
+def _inactive_in_pool(rule: RoutingRule | None) -> list[int]:
+    """The inactive reps a rule would route to if they were active: the same pool as
+    reps.services.rule_candidates, before it keeps the active ones."""
+    inactive = Rep.objects.exclude(pk__in=Rep.objects.active().values("pk"))
+    if rule is not None:
+        named = list(rule.reps.values_list("pk", flat=True))
+        if rule.team_id is not None or named:
+            inactive = inactive.filter(Q(team_id=rule.team_id) | Q(pk__in=named))
+    return list(inactive.values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class RepWeek:
+    week: str  # ISO year and week, e.g. 2026-W49
+    assigned: int
+    capacity: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.assigned / self.capacity) if self.capacity else 0
+
+
+@dataclass(frozen=True)
+class RepCapacity:
+    rep: Rep
+    weeks: list[RepWeek]
+
+
+def rep_capacity_by_week(*, now: datetime, weeks: int = 4) -> list[RepCapacity]:
+    """Handoffs each rep was given in each of the last `weeks` ISO weeks (this one included)
+    against their weekly capacity.
+
+    Weeks run Monday to Sunday in each rep's own timezone, as the routing cap counts them. The
+    counts come from one aggregate per timezone in use. Capacity is today's setting: past
+    weeks are measured against it too. Reps shown are the active ones and any who had a
+    handoff in the period.
+    """
+    from handoff.models import Handoff
+
+    earliest = now - timedelta(weeks=weeks, days=1)
+    recent = Handoff.objects.filter(assigned_at__gte=earliest).values("rep_id")
+    reps = list(
+        Rep.objects.filter(Q(active=True, user__is_active=True) | Q(pk__in=recent)).select_related(
+            "user"
+        )
+    )
+    starts = {
+        rep.pk: [
+            (week_start(at=now, tz=rep.timezone) - timedelta(weeks=back)).date()
+            for back in range(weeks - 1, -1, -1)
+        ]
+        for rep in reps
+    }
+    counts: dict[tuple[int, date], int] = {}
+    for tz in {rep.timezone for rep in reps}:
+        in_tz = [rep for rep in reps if rep.timezone == tz]
+        since = week_start(at=now, tz=tz) - timedelta(weeks=weeks - 1)
+        rows = (
+            Handoff.objects.filter(rep__in=in_tz, assigned_at__gte=since)
+            .annotate(week=TruncWeek("assigned_at", tzinfo=ZoneInfo(tz)))
+            .order_by()
+            .values("rep_id", "week")
+            .annotate(count=Count("pk"))
+            .values_list("rep_id", "week", "count")
+        )
+        for rep_id, week, count in rows:
+            counts[rep_id, week.date()] = count
+
+    def iso(day: date) -> str:
+        year, number, _ = day.isocalendar()
+        return f"{year}-W{number:02d}"
+
+    return [
+        RepCapacity(
+            rep=rep,
+            weeks=[
+                RepWeek(
+                    week=iso(start),
+                    assigned=counts.get((rep.pk, start), 0),
+                    capacity=rep.weekly_capacity,
+                )
+                for start in starts[rep.pk]
+            ],
+        )
+        for rep in reps
+    ]
+
+
+@dataclass(frozen=True)
+class MqlProjection:
+    # MQLs in each of the complete weeks looked at, oldest first, as (ISO week, count).
+    weekly: list[tuple[str, int]]
+    per_week: float
+    capacity: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.per_week / self.capacity) if self.capacity else 0
+
+
+def mql_volume_projection(*, now: datetime, weeks: int = 4) -> MqlProjection:
+    """Next week's MQL volume projected as the average of the last `weeks` complete weeks
+    (Monday to Sunday, in the site's timezone), against the weekly capacity of the active reps.
+
+    Every MQL event counts, so a recycled lead qualifying again counts again: it needs a rep
+    again.
+    """
+    this_week = week_start(at=now, tz=settings.TIME_ZONE)
+    first = this_week - timedelta(weeks=weeks)
+    rows = (
+        LeadEvent.objects.filter(
+            to_stage=Stage.MQL, created_at__gte=first, created_at__lt=this_week
+        )
+        .annotate(week=TruncWeek("created_at", tzinfo=ZoneInfo(settings.TIME_ZONE)))
+        .order_by()
+        .values("week")
+        .annotate(count=Count("pk"))
+        .values_list("week", "count")
+    )
+    by_week = {week.date(): count for week, count in rows}
+    weekly = []
+    for back in range(weeks, 0, -1):
+        start = (this_week - timedelta(weeks=back)).date()
+        year, number, _ = start.isocalendar()
+        weekly.append((f"{year}-W{number:02d}", by_week.get(start, 0)))
+    capacity = Rep.objects.active().aggregate(total=Sum("weekly_capacity"))["total"] or 0
+    return MqlProjection(
+        weekly=weekly,
+        per_week=sum(count for _, count in weekly) / weeks,
+        capacity=capacity,
+    )
