@@ -2,6 +2,7 @@ from django.urls import path
 
 from feedback import views as feedback_views
 from handoff import views
+from handoff.notification_views import notification_preferences
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -29,6 +30,7 @@ urlpatterns = [
     ),
     path("team/", views.manager_dashboard, name="manager-dashboard"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/preferences/", notification_preferences, name="notification-preferences"),
     path("protocol/", views.protocol_page, name="protocol"),
     path("protocol.md", views.protocol_markdown, name="protocol-markdown"),
     path("protocol/reviews/", views.protocol_review_view, name="protocol-review"),
