@@ -141,7 +141,7 @@ def _cell_description(filters: RejectionFilter) -> list[str]:
 @role_required(*READERS)
 def rejection_drilldown(request: HttpRequest) -> HttpResponse:
     filters = RejectionFilter(request.GET or None, queryset=rejection_list())
-    paginator = Paginator(filters.qs, DRILLDOWN_PAGE_SIZE)
+    paginator = Paginator(filters.results(), DRILLDOWN_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)

@@ -31,7 +31,17 @@ STAGE_CHOICES = [
 ]
 
 
-class QueueFilter(django_filters.FilterSet):
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter set whose results are empty when a filter is not understood, so that a link
+    with a bad value never passes off the whole list as the filtered one."""
+
+    def results(self) -> QuerySet:
+        if self.is_bound and not self.is_valid():
+            return self.queryset.none()
+        return self.qs
+
+
+class QueueFilter(StrictFilterSet):
     """Stage (new or accepted), source and SLA status of a queue's open handoffs."""
 
     stage = django_filters.ChoiceFilter(
@@ -59,7 +69,8 @@ class QueueFilter(django_filters.FilterSet):
 
     @property
     def is_filtered(self) -> bool:
-        return self.is_bound and any(self.form.cleaned_data.get(name) for name in self.filters)
+        """Whether the request asks for any filter, understood or not."""
+        return self.is_bound and any(self.data.get(name) for name in self.filters)
 
     def filter_sla(self, queryset: QuerySet[Handoff], name: str, value: str) -> QuerySet[Handoff]:
         waiting = Q(first_response_at__isnull=True)
@@ -72,7 +83,7 @@ class QueueFilter(django_filters.FilterSet):
         return queryset.filter(first_response_at__isnull=False)
 
 
-class RejectionFilter(django_filters.FilterSet):
+class RejectionFilter(StrictFilterSet):
     """One cell of the feedback review: a source, campaign, reason or score band, and a week.
 
     `none` asks for leads with no source or no campaign, as the review's links do.

@@ -245,7 +245,9 @@ def test_drill_down_filters_by_reason_band_and_campaign(client, rep, marketing, 
     assert [r.note for r in response.context["page"].object_list] == notes
 
 
-def test_drill_down_says_which_filters_it_did_not_understand(client, marketing):
+def test_drill_down_says_which_filters_it_did_not_understand(client, rep, marketing):
+    reject(source_name="Webinar")
+
     response = client.get(reverse("feedback-rejections"), {"band": "huge", "week": "soon"})
 
     assert response.status_code == 200

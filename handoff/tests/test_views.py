@@ -10,6 +10,7 @@ from django.utils import timezone
 from feedback.models import Rejection
 from handoff import roles
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, HandoffState
+from handoff.selectors import QueueCursor
 from handoff.services import handoff_assign
 from handoff.tests.factories import HandoffFactory
 from leads.models import Activity, ActivityKind, Lead, LeadEvent, Stage
@@ -329,3 +330,298 @@ def test_revops_reads_the_packet_without_the_forms(client):
     assert response.status_code == 200
     assert response.context["can_act"] is False
     assert reverse("handoff-reject", args=[handoff.pk]) not in response.content.decode()
+
+
+def _queue_page(client, **params):  # noqa: ANN001,ANN003,ANN202
+    response = client.get(reverse("queue"), params)
+    assert response.status_code == 200
+    return response
+
+
+@time_machine.travel(NOW, tick=False)
+def test_queue_pages_by_deadline_then_id_without_repeating_or_skipping(client):
+    rep = RepFactory()
+    # Three handoffs share each deadline, so the pages must also order by id.
+    handoffs = [
+        HandoffFactory(rep=rep, due_at=NOW + timedelta(minutes=10 * (number // 3)))
+        for number in range(30)
+    ]
+    expected = sorted(handoffs, key=lambda handoff: (handoff.due_at, handoff.pk))
+    client.force_login(rep.user)
+
+    first = _queue_page(client)
+    first_ids = [handoff.pk for handoff in first.context["handoffs"]]
+    cursor = first.context["page"].next_cursor
+    # Between the pages one handoff on the first page leaves the queue, and a new one arrives
+    # with the earliest deadline of all.
+    Handoff.objects.filter(pk=first_ids[0]).update(state=HandoffState.REJECTED)
+    HandoffFactory(rep=rep, due_at=NOW - timedelta(hours=5))
+    second = _queue_page(client, after=cursor.encode())
+    second_ids = [handoff.pk for handoff in second.context["handoffs"]]
+
+    assert first_ids == [handoff.pk for handoff in expected[:25]]
+    assert (cursor.due_at, cursor.pk) == (expected[24].due_at, expected[24].pk)
+    assert second_ids == [handoff.pk for handoff in expected[25:]]
+    assert second.context["page"].next_cursor is None
+    assert second.context["more_url"] == ""
+    assert "Back to the most urgent" in second.content.decode()
+
+
+def test_queue_more_link_keeps_the_filters(client):
+    rep = RepFactory()
+    source = SourceFactory()
+    HandoffFactory.create_batch(26, rep=rep, lead__source=source)
+    client.force_login(rep.user)
+
+    response = _queue_page(client, source=source.pk)
+
+    cursor = response.context["page"].next_cursor.encode()
+    assert response.context["more_url"] == f"/queue/?source={source.pk}&after={cursor}"
+
+
+def test_a_mangled_cursor_starts_the_queue_from_the_top(client):
+    rep = RepFactory()
+    handoff = HandoffFactory(rep=rep)
+    client.force_login(rep.user)
+
+    response = _queue_page(client, after="20260101T000000.000000Z_x")
+
+    assert [h.pk for h in response.context["handoffs"]] == [handoff.pk]
+    assert response.context["is_first_page"] is True
+
+
+def test_the_cursor_reads_back_what_it_wrote():
+    cursor = QueueCursor(due_at=datetime(2026, 3, 4, 10, 0, 0, 123456, tzinfo=UTC), pk=42)
+
+    assert cursor.encode() == "20260304T100000.123456Z_42"
+    assert QueueCursor.decode(cursor.encode()) == cursor
+    with pytest.raises(ValueError, match="is not a queue position"):
+        QueueCursor.decode("42")
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"sla": "breached"}, ["Late"]),
+        ({"sla": "soon"}, ["Soon"]),
+        ({"sla": "ok"}, ["Later", "Taken"]),
+        ({"sla": "responded"}, ["Answered"]),
+        ({"stage": "accepted"}, ["Answered", "Taken"]),
+        ({"stage": "assigned", "sla": "ok"}, ["Later"]),
+        ({"source": "WEBINAR"}, ["Soon"]),
+    ],
+)
+@time_machine.travel(NOW, tick=False)
+def test_queue_filters_by_stage_source_and_sla_status(client, params, names):
+    rep = RepFactory()
+    webinar = SourceFactory(name="Webinar")
+    HandoffFactory(rep=rep, due_at=NOW - timedelta(minutes=1), lead__first_name="Late")
+    HandoffFactory(
+        rep=rep, due_at=NOW + timedelta(minutes=60), lead__first_name="Soon", lead__source=webinar
+    )
+    HandoffFactory(rep=rep, due_at=NOW + timedelta(minutes=61), lead__first_name="Later")
+    HandoffFactory(
+        rep=rep,
+        due_at=NOW + timedelta(hours=2),
+        state=HandoffState.ACCEPTED,
+        lead__first_name="Taken",
+    )
+    HandoffFactory(
+        rep=rep,
+        due_at=NOW - timedelta(hours=2),
+        first_response_at=NOW - timedelta(hours=3),
+        state=HandoffState.ACCEPTED,
+        lead__first_name="Answered",
+    )
+    client.force_login(rep.user)
+    params = {key: webinar.pk if value == "WEBINAR" else value for key, value in params.items()}
+
+    response = _queue_page(client, **params)
+
+    assert [h.lead.first_name for h in response.context["handoffs"]] == names
+    # The counters describe the whole queue, whatever the filters.
+    assert response.context["counts"] == {"breached": 1, "due_soon": 1, "new": 3, "total": 5}
+
+
+def test_queue_says_when_no_handoff_matches_the_filters(client):
+    rep = RepFactory()
+    HandoffFactory(rep=rep)
+    client.force_login(rep.user)
+
+    response = _queue_page(client, sla="responded")
+
+    assert "No open handoff matches these filters" in response.content.decode()
+
+
+def test_an_unknown_filter_value_is_a_form_error_not_a_server_error(client):
+    rep = RepFactory()
+    HandoffFactory(rep=rep)
+    client.force_login(rep.user)
+
+    response = _queue_page(client, source="999", sla="whenever")
+
+    assert response.context["handoffs"] == []
+    assert "Select a valid choice." in response.content.decode()
+
+
+def test_queue_uses_the_same_number_of_queries_for_1_and_20_filtered_handoffs(client):
+    rep = RepFactory()
+    source = SourceFactory()
+    HandoffFactory(rep=rep, lead__source=source)
+    client.force_login(rep.user)
+    url = f"{reverse('queue')}?source={source.pk}&sla=ok"
+
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    HandoffFactory.create_batch(19, rep=rep, lead__source=source)
+    with CaptureQueriesContext(connection) as twenty:
+        client.get(url)
+
+    # As without filters, plus the look-up that checks the chosen source exists.
+    assert (len(one.captured_queries), len(twenty.captured_queries)) == (10, 10)
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_htmx_filters_answer_with_the_results_only(client):
+    rep = RepFactory()
+    HandoffFactory(rep=rep, lead__first_name="Grace")
+    client.force_login(rep.user)
+
+    response = client.get(reverse("queue"), {"sla": "ok"}, HTTP_HX_TARGET="queue-results", **HTMX)
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert content.startswith('<div id="queue-results">')
+    assert "Grace" in content
+    assert "<nav" not in content
+    assert set(response["Vary"].split(", ")) == {"Cookie", "HX-Request", "HX-Target"}
+
+
+def test_htmx_more_answers_with_the_next_rows_and_a_new_more_button(client):
+    rep = RepFactory()
+    handoffs = HandoffFactory.create_batch(27, rep=rep)
+    client.force_login(rep.user)
+    cursor = _queue_page(client).context["page"].next_cursor.encode()
+
+    response = client.get(reverse("queue"), {"after": cursor}, HTTP_HX_TARGET="queue-table", **HTMX)
+
+    content = response.content.decode()
+    assert content.count('class="queue-item"') == 2
+    assert f'id="handoff-{handoffs[25].pk}"' in content
+    assert '<div id="queue-more" class="d-flex' in content
+    assert 'hx-swap-oob="true"' in content
+    assert "Show more" not in content
+
+
+def test_htmx_accept_answers_with_the_row_and_the_counters(client):
+    handoff = assigned_handoff()
+    client.force_login(handoff.rep.user)
+
+    response = client.post(reverse("handoff-accept", args=[handoff.pk]), **HTMX)
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert content.startswith(f'\n<tbody id="handoff-{handoff.pk}"')
+    assert ">Accepted</span>" in content
+    assert 'data-role="accept"' not in content
+    assert 'data-counter="new">0<' in content
+    assert "Accepted. The lead is yours to work." in content
+    assert handoff_row(handoff.pk)["state"] == HandoffState.ACCEPTED
+
+
+def test_htmx_accept_of_a_changed_handoff_answers_409_with_the_row_as_it_is(client):
+    handoff = assigned_handoff()
+    client.force_login(handoff.rep.user)
+    client.post(reverse("handoff-accept", args=[handoff.pk]))
+    events = HandoffEvent.objects.count()
+
+    response = client.post(reverse("handoff-accept", args=[handoff.pk]), **HTMX)
+
+    content = response.content.decode()
+    assert response.status_code == 409
+    assert f'id="handoff-{handoff.pk}"' in content
+    assert "This handoff is already accepted" in content
+    assert HandoffEvent.objects.count() == events
+
+
+def test_htmx_reject_with_errors_answers_400_with_the_dialog_form(client):
+    handoff = assigned_handoff()
+    client.force_login(handoff.rep.user)
+
+    response = client.post(
+        reverse("handoff-reject", args=[handoff.pk]), {"reason": "competitor"}, **HTMX
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 400
+    assert content.startswith("<form")
+    assert f'hx-post="/handoffs/{handoff.pk}/reject/"' in content
+    assert "Add a note: marketing needs to know why." in content
+    assert "Grace Hopper" in content
+    assert Rejection.objects.count() == 0
+
+
+def test_htmx_reject_removes_the_row_and_closes_the_dialog(client):
+    handoff = assigned_handoff()
+    client.force_login(handoff.rep.user)
+
+    response = client.post(
+        reverse("handoff-reject", args=[handoff.pk]),
+        {"reason": "competitor", "note": "Works at a rival."},
+        **HTMX,
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "handoff-dialog-done"
+    assert f'<tbody id="handoff-{handoff.pk}" hx-swap-oob="delete"></tbody>' in content
+    assert 'data-counter="total">0<' in content
+    assert handoff_row(handoff.pk)["state"] == HandoffState.REJECTED
+
+
+def test_htmx_attempt_with_errors_reopens_the_row_with_the_form(client):
+    handoff = assigned_handoff()
+    client.force_login(handoff.rep.user)
+
+    response = client.post(
+        reverse("handoff-attempt", args=[handoff.pk]), {"outcome": "connected"}, **HTMX
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 400
+    assert f'<tr class="queue-expand" id="expand-{handoff.pk}">' in content
+    assert f'id="attempt_{handoff.pk}_channel"' in content
+    assert "This field is required." in content
+    assert ContactAttempt.objects.count() == 0
+
+
+def test_htmx_attempt_answers_with_the_row_marked_responded(client):
+    handoff = assigned_handoff()
+    client.force_login(handoff.rep.user)
+
+    response = client.post(
+        reverse("handoff-attempt", args=[handoff.pk]),
+        {"channel": "call", "outcome": "connected"},
+        **HTMX,
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert '<span class="sla-responded text-nowrap">responded' in content
+    assert "Attempt logged." in content
+    assert ContactAttempt.objects.count() == 1
+
+
+def test_htmx_fragments_show_times_in_the_viewers_timezone(client):
+    rep = RepFactory(timezone="Europe/Paris")
+    handoff = HandoffFactory(
+        rep=rep, assigned_at=NOW, due_at=datetime(2025, 3, 4, 14, 0, tzinfo=UTC)
+    )
+    client.force_login(rep.user)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.post(reverse("handoff-accept", args=[handoff.pk]), **HTMX)
+
+    assert "Tue 4 Mar 15:00" in response.content.decode()

@@ -74,7 +74,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     base = handoff_queue_for_user(user=request.user)
     filters = QueueFilter(request.GET or None, queryset=base, now=now)
     after = cursor_from(request)
-    page = handoff_queue_page(handoffs=filters.qs, after=after)
+    page = handoff_queue_page(handoffs=filters.results(), after=after)
     params = request.GET.copy()
     params.pop("after", None)
     filter_query = params.urlencode()

@@ -37,7 +37,7 @@ def manager_dashboard(request: HttpRequest) -> HttpResponse:
     base = team_handoffs_for_manager(user=user)
     filters = QueueFilter(request.GET or None, queryset=base, now=now)
     after = cursor_from(request)
-    page = handoff_queue_page(handoffs=filters.qs, after=after, size=TEAM_PAGE_SIZE)
+    page = handoff_queue_page(handoffs=filters.results(), after=after, size=TEAM_PAGE_SIZE)
     more_url = ""
     if page.next_cursor is not None:
         params = request.GET.copy()
