@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.core import mail
 from django.db import transaction
 from django.urls import reverse
+from kombu.exceptions import OperationalError
 
 from handoff import roles
 from handoff.delivery import (
@@ -172,6 +173,31 @@ def test_the_email_goes_once_however_often_its_task_runs(django_capture_on_commi
     assert (email.status, email.attempts, email.sent_at) == ("sent", 1, NOW)
     notification.refresh_from_db()
     assert notification.emailed_at == NOW
+
+
+def test_a_broker_down_at_commit_loses_nothing_and_the_sweep_sends_it(
+    django_capture_on_commit_callbacks, caplog
+):
+    user = UserFactory(username="boss")
+    down = OperationalError("broker unreachable")
+
+    with (
+        time_machine.travel(NOW, tick=False),
+        mock.patch.object(deliver_notification, "delay", side_effect=down) as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        notification = notify(user)
+
+    # The change committed; the failed enqueue is logged, and the row waits for the sweep.
+    assert delay.call_count == 1
+    assert [record.levelname for record in caplog.records if "on_commit" in record.msg] == ["ERROR"]
+    assert rows(notification) == [
+        ("email", "pending", 0, NOW, None),
+        ("in_app", "sent", 1, None, NOW),
+    ]
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        assert sweep.delay().get() == 1
+    assert [message.to for message in mail.outbox] == [["boss@example.com"]]
 
 
 def test_backoff_doubles_from_a_minute_up_to_an_hour():
