@@ -155,10 +155,12 @@ def rejection_review(*, now: datetime, weeks: int = REVIEW_WEEKS) -> Review:
             key = key_of(row)
             if key is None:
                 continue
-            entry = table.setdefault(
-                key,
-                ReviewRow(dimension, key, label_of(row), [Cell() for _ in mondays]),
-            )
+            if key not in table:
+                # A reason's weeks without it still count their ended handoffs: its rate over
+                # the period is over every handoff that ended in it.
+                empty = [Cell(ended=cell.ended) if per_week_total else Cell() for cell in overall]
+                table[key] = ReviewRow(dimension, key, label_of(row), empty)
+            entry = table[key]
             index = position[_week_of(row["week"])]
             # A reason's rate is over every handoff that ended that week.
             ended = overall[index].ended if per_week_total else row["ended"]

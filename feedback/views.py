@@ -33,7 +33,7 @@ from leads.models import Lead, Source
 from leads.resources import neutralise_formula
 
 READERS = (roles.MARKETING, roles.MANAGER, roles.REVOPS)
-CHART_SERIES = 6
+CHART_GROUPS = 8
 DRILLDOWN_PAGE_SIZE = 50
 
 
@@ -42,15 +42,22 @@ def _percent(rate: float | None) -> float | None:
 
 
 def _chart_data(review: Review, by: str) -> dict:
-    """What the charts draw: the weekly rejection rate overall, and for the busiest groups of
-    the chosen dimension. A week with nothing ended has no rate, and a gap in the line."""
+    """What the charts draw: the weekly rejection rate of all handoffs (a week with nothing
+    ended has no rate, and leaves a gap), and the rate over the whole period of the groups of
+    the chosen dimension with the most rejections."""
     return {
         "weeks": review.week_labels,
         "overall": [_percent(cell.rate) for cell in review.overall],
         "rejected": [cell.rejected for cell in review.overall],
-        "series": [
-            {"label": row.label, "rates": [_percent(cell.rate) for cell in row.cells]}
-            for row in review.tables[by][:CHART_SERIES]
+        "ended": [cell.ended for cell in review.overall],
+        "groups": [
+            {
+                "label": row.label,
+                "rate": _percent(row.total.rate),
+                "rejected": row.total.rejected,
+                "ended": row.total.ended,
+            }
+            for row in review.tables[by][:CHART_GROUPS]
         ],
     }
 

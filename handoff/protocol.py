@@ -9,7 +9,7 @@ what RevOps freezes in a review is what the page showed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -31,6 +31,7 @@ from handoff.models import (
     SlaPolicy,
 )
 from handoff.notifications import notification_create
+from handoff.sla import DEFAULT_POLICY
 from leads.models import BANT_PARTS, RuleCategory, ScoringRule, ScoringSettings
 from reps.models import Rep, RoutingRule
 
@@ -53,18 +54,19 @@ ESCALATION_STEPS = (
     ("return_after_hours", "return the lead to marketing with the reason 'no response'"),
 )
 
-# What the system tells whom, as handoff.services sends it. Written here so that the protocol
-# states it; a new notification kind should be added to this list in the same change.
+# What the system tells whom, as the services send it. Written here so that the protocol states
+# it; a new kind of notification should be added to this list in the same change.
 NOTIFICATIONS = (
-    "The rep gets an in-app notification and an email as soon as a lead is assigned, with "
-    "the deadline in the rep's own timezone.",
-    "When a first-response deadline passes, the rep's manager (the rep's own manager, else "
-    "the team's) is alerted once per handoff.",
-    "When no rep can take an MQL (all inactive, away or at capacity), every manager is "
-    "alerted once per spell; the lead waits and is offered again every five minutes.",
-    "When a rep hands an SQL to an account executive, the account executive is notified with "
-    "a link to the handoff packet.",
-    "RevOps admins are reminded once per quarter while the protocol review is due.",
+    "The rep: as soon as a lead is assigned, with the deadline in the rep's own timezone.",
+    "The rep and the manager: as the SLA policy's steps fall due (part 4): a warning before "
+    "the deadline, a reminder after it, an alert to the manager, a missed cadence, a "
+    "reassignment and a return to marketing. Each step happens once per handoff.",
+    "Every manager: when no rep can take an MQL (all inactive, away or at capacity), once per "
+    "spell; the lead waits and is offered again every five minutes.",
+    "The account executive: when a rep hands an SQL over as an opportunity, with a link to "
+    "the handoff packet.",
+    "RevOps admins: once per quarter while the protocol review is due.",
+    "Each notification is in the app (the bell) and, unless the person turned it off, by email.",
 )
 
 
@@ -184,19 +186,17 @@ def _policy_line(policy: SlaPolicy) -> PolicyLine:
     if policy.min_score is not None:
         conditions.append(f"score {policy.min_score} or more")
     escalation = []
-    warning = getattr(policy, "warning_percent", None)
-    if warning:
-        escalation.append(f"at {warning}% of the time: warn the rep")
+    if policy.warning_percent:
+        escalation.append(f"at {policy.warning_percent}% of the time: warn the rep")
     for name, action in ESCALATION_STEPS:
-        hours = getattr(policy, name, None)
+        hours = getattr(policy, name)
         if hours is None:
             continue
         when = "at the deadline" if hours == 0 else f"{hours} business hours after the deadline"
         escalation.append(f"{when}: {action}")
-    attempts = getattr(policy, "cadence_attempts", None)
-    if attempts:
+    if policy.cadence_attempts:
         escalation.append(
-            f"after the first response: {attempts} attempts within "
+            f"after the first response: {policy.cadence_attempts} attempts within "
             f"{policy.cadence_business_days} business days, at least "
             f"{policy.cadence_min_spacing_hours} hours apart"
         )
@@ -297,8 +297,12 @@ def protocol_build(*, now: datetime | None = None) -> Protocol:
         weekly_capacity=capacity["total"] or 0,
         notifications=NOTIFICATIONS,
         policies=[
-            _policy_line(policy)
-            for policy in SlaPolicy.objects.filter(active=True).select_related("source")
+            *(
+                _policy_line(policy)
+                for policy in SlaPolicy.objects.filter(active=True).select_related("source")
+            ),
+            # The SLA engine gives a lead that no policy matches the protocol's defaults.
+            replace(_policy_line(DEFAULT_POLICY), applies_to="any lead no policy above matches"),
         ],
         ceiling_hours=FIRST_RESPONSE_CEILING_HOURS,
         reasons=list(RejectionReason.objects.filter(active=True)),

@@ -131,7 +131,11 @@ def test_review_counts_rejection_rates_by_week_and_source(client, rep, marketing
     )
     assert chart["overall"][-2:] == [0.0, 75.0]
     assert chart["overall"][0] is None
-    assert chart["series"][0] == {"label": "Webinar", "rates": [None] * 10 + [0.0, 66.7]}
+    assert chart["ended"][-2:] == [1, 4]
+    assert chart["groups"] == [
+        {"label": "Webinar", "rate": 50.0, "rejected": 2, "ended": 4},
+        {"label": "Ebook", "rate": 100.0, "rejected": 1, "ended": 1},
+    ]
 
 
 @time_machine.travel(NOW, tick=False)
@@ -140,6 +144,7 @@ def test_a_reasons_rate_is_over_every_handoff_that_ended_that_week(client, rep, 
     reject(source_name="Webinar", reason_code="not-qualified")
     reject(source_name="Ebook", reason_code="not-qualified")
     qualify(source_name="Webinar")
+    qualify(source_name="Webinar", at=NOW - timedelta(days=7))
 
     response = client.get(reverse("feedback-review"), {"by": "reason"})
 
@@ -147,6 +152,10 @@ def test_a_reasons_rate_is_over_every_handoff_that_ended_that_week(client, rep, 
     assert [(row.key, row.label, row.cells[-1]) for row in reasons] == [
         ("not-qualified", "Not qualified", Cell(ended=4, rejected=2)),
         ("competitor", "Competitor", Cell(ended=4, rejected=1)),
+    ]
+    assert [row.total for row in reasons] == [
+        Cell(ended=5, rejected=2),
+        Cell(ended=5, rejected=1),
     ]
     assert response.context["by"] == "reason"
     links = [row["cells"][-1]["url"] for row in response.context["rows"]]

@@ -233,7 +233,17 @@ def test_protocol_is_written_from_the_live_configuration(configured):
         (rule.name, rule.points, rule.condition) for rule in protocol.fit_rules
     ]
     assert [(p.name, p.applies_to, p.first_response_hours) for p in protocol.policies] == [
-        ("Webinar leads", "source Webinar", 2)
+        ("Webinar leads", "source Webinar", 2),
+        ("Protocol default", "any lead no policy above matches", 4),
+    ]
+    assert protocol.policies[0].escalation == [
+        "at 75% of the time: warn the rep",
+        "at the deadline: remind the rep",
+        "at the deadline: alert the manager",
+        "4 business hours after the deadline: reassign to another rep",
+        "8 business hours after the deadline: return the lead to marketing with the reason "
+        "'no response'",
+        "after the first response: 3 attempts within 5 business days, at least 4 hours apart",
     ]
     assert [(r.name, r.conditions, r.takers) for r in protocol.routing] == [
         ("Nordics", "country in Sweden, Norway", "Ana Silva"),

@@ -1,35 +1,28 @@
 // Draws the feedback review's charts from the figures the page carries (json_script). The
 // table below the charts holds the same numbers, so nothing is lost without JavaScript or for
-// a screen reader.
+// a screen reader. No animation: the figures are read, not watched.
 (function () {
   "use strict";
 
   var source = document.getElementById("chart-data");
   if (!source || !window.Chart) { return; }
   var data = JSON.parse(source.textContent);
-  // Colours that stay apart for the common kinds of colour blindness (Okabe-Ito).
-  var PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
+  var REJECTED = "#D55E00";  // Okabe-Ito vermilion: apart from blue for every colour vision.
   var percent = {
     beginAtZero: true,
-    suggestedMax: 100,
+    max: 100,
     ticks: { callback: function (value) { return value + "%"; } },
   };
-  var tooltip = {
-    callbacks: {
-      label: function (item) {
-        return item.dataset.label + ": " + (item.raw === null ? "nothing ended" : item.raw + "%");
-      },
-    },
-  };
+  window.Chart.defaults.animation = false;
 
   new window.Chart(document.getElementById("overall-chart"), {
     type: "line",
     data: {
       labels: data.weeks,
       datasets: [{
-        label: "All handoffs",
+        label: "Rejected or returned",
         data: data.overall,
-        borderColor: "#D55E00",
+        borderColor: REJECTED,
         backgroundColor: "rgba(213, 94, 0, .15)",
         fill: true,
         spanGaps: false,
@@ -39,30 +32,47 @@
     options: {
       maintainAspectRatio: false,
       scales: { y: percent },
-      plugins: { legend: { display: false }, tooltip: tooltip },
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          callbacks: {
+            label: function (item) {
+              var week = item.dataIndex;
+              if (item.raw === null) { return "nothing ended"; }
+              return item.raw + "%: " + data.rejected[week] + " of " + data.ended[week] + " ended";
+            },
+          },
+        },
+      },
     },
   });
 
   new window.Chart(document.getElementById("group-chart"), {
-    type: "line",
+    type: "bar",
     data: {
-      labels: data.weeks,
-      datasets: data.series.map(function (series, index) {
-        var colour = PALETTE[index % PALETTE.length];
-        return {
-          label: series.label,
-          data: series.rates,
-          borderColor: colour,
-          backgroundColor: colour,
-          spanGaps: false,
-          tension: 0,
-        };
-      }),
+      labels: data.groups.map(function (group) { return group.label; }),
+      datasets: [{
+        label: "Rejected or returned",
+        data: data.groups.map(function (group) { return group.rate; }),
+        backgroundColor: REJECTED,
+        maxBarThickness: 28,
+      }],
     },
     options: {
+      indexAxis: "y",
       maintainAspectRatio: false,
-      scales: { y: percent },
-      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } }, tooltip: tooltip },
+      scales: { x: percent },
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          callbacks: {
+            label: function (item) {
+              var group = data.groups[item.dataIndex];
+              return group.rate + "%: " + group.rejected + " of " + group.ended + " ended";
+            },
+          },
+        },
+      },
     },
   });
 })();
