@@ -272,3 +272,43 @@ def sql_checklist(*, handoff: Handoff) -> list[dict]:
         ),
         {"label": "Ready for a demo or proposal", "done": lead.ready_for_demo},
     ]
+
+
+# What a row of the work queue shows of its lead. The rest (the score breakdown, attributes,
+# the packet's notes) can weigh kilobytes per lead and stays in the database.
+QUEUE_LEAD_FIELDS = (
+    "lead__first_name",
+    "lead__last_name",
+    "lead__company",
+    "lead__external_id",
+    "lead__job_title",
+    "lead__campaign",
+    "lead__score",
+    "lead__stage",
+    "lead__source__name",
+)
+
+
+def handoff_queue_for_rep(*, rep_id: int | None) -> QuerySet[Handoff]:
+    """A rep's open handoffs with what the queue shows, most urgent first. Filtering on the
+    rep's id, rather than through the user, lets PostgreSQL read the open-queue index in
+    deadline order and stop at the end of the page."""
+    if rep_id is None:
+        return Handoff.objects.none()
+    return (
+        Handoff.objects.open()
+        .filter(rep_id=rep_id)
+        .select_related("lead__source")
+        .only(
+            "lead_id",
+            "rep_id",
+            "state",
+            "assigned_at",
+            "due_at",
+            "accepted_at",
+            "first_response_at",
+            "ended_at",
+            *QUEUE_LEAD_FIELDS,
+        )
+        .order_by("due_at", "pk")
+    )

@@ -523,7 +523,7 @@ def test_htmx_accept_answers_with_the_row_and_the_counters(client):
 
     content = response.content.decode()
     assert response.status_code == 200
-    assert content.startswith(f'\n<tbody id="handoff-{handoff.pk}"')
+    assert content.startswith(f'<tbody id="handoff-{handoff.pk}"')
     assert ">Accepted</span>" in content
     assert 'data-role="accept"' not in content
     assert 'data-counter="new">0<' in content
@@ -625,3 +625,28 @@ def test_htmx_fragments_show_times_in_the_viewers_timezone(client):
         response = client.post(reverse("handoff-accept", args=[handoff.pk]), **HTMX)
 
     assert "Tue 4 Mar 15:00" in response.content.decode()
+
+
+def test_queue_rows_escape_what_leads_and_sources_carry(client):
+    rep = RepFactory()
+    HandoffFactory(
+        rep=rep,
+        lead__first_name="<b>Bold</b>",
+        lead__job_title="<i>Head</i>",
+        lead__company='"Quote" & Co',
+        lead__campaign="<img src=x onerror=alert(1)>",
+        lead__source=SourceFactory(name="<script>alert(2)</script>"),
+    )
+    client.force_login(rep.user)
+
+    content = _queue_page(client).content.decode()
+
+    assert "&lt;b&gt;Bold&lt;/b&gt; Example</a>" in content
+    assert 'data-lead="&lt;b&gt;Bold&lt;/b&gt; Example"' in content
+    assert "&lt;i&gt;Head&lt;/i&gt;" in content
+    assert "&quot;Quote&quot; &amp; Co" in content
+    assert "&lt;img src=x onerror=alert(1)&gt;" in content
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in content
+    assert "<b>Bold" not in content
+    assert "<img src=x" not in content
+    assert "<script>alert(2)" not in content

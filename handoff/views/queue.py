@@ -9,9 +9,12 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -25,7 +28,7 @@ from handoff.selectors import (
     QueueCursor,
     handoff_get_for_user,
     handoff_queue_counts,
-    handoff_queue_for_user,
+    handoff_queue_for_rep,
     handoff_queue_page,
 )
 from handoff.views.common import next_or, render_fragments, role_required, vary_on_htmx
@@ -64,14 +67,23 @@ def cursor_from(request: HttpRequest) -> QueueCursor | None:
         return None
 
 
-def queue_counts(*, user, now: datetime) -> dict[str, int]:  # noqa: ANN001
-    return handoff_queue_counts(handoffs=handoff_queue_for_user(user=user), now=now)
+def _queue_of(user: AbstractBaseUser) -> QuerySet[Handoff]:
+    # The rep row is the one the page's timezone reads, so this costs no query of its own.
+    try:
+        rep_id = user.rep.pk
+    except ObjectDoesNotExist:
+        rep_id = None
+    return handoff_queue_for_rep(rep_id=rep_id)
+
+
+def queue_counts(*, user: AbstractBaseUser, now: datetime) -> dict[str, int]:
+    return handoff_queue_counts(handoffs=_queue_of(user), now=now)
 
 
 @role_required(roles.BDR, roles.MANAGER)
 def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    base = handoff_queue_for_user(user=request.user)
+    base = _queue_of(request.user)
     filters = QueueFilter(request.GET or None, queryset=base, now=now)
     after = cursor_from(request)
     page = handoff_queue_page(handoffs=filters.results(), after=after)
@@ -203,7 +215,12 @@ def handoff_attempt_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
             # The row comes back open, with the form and its errors in place.
             form = AttemptForm(request.POST, auto_id=f"attempt_{handoff_id}_%s")
             form.is_valid()
-            context = {"handoff": handoff, "now": timezone.now(), "row_attempt_form": form}
+            expansion = render_to_string(
+                "handoff/partials/attempt_inline.html",
+                {"form": form, "action": reverse("handoff-attempt", args=[handoff_id])},
+                request=request,
+            )
+            context = {"handoff": handoff, "now": timezone.now(), "row_expansion": expansion}
             return render_fragments(
                 request, [("handoff/partials/queue_row.html", context)], status=400
             )

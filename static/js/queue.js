@@ -72,6 +72,9 @@
     // Each open form needs its own ids, so that every label still points at its own field.
     form.querySelectorAll("[id]").forEach(function (element) { element.id += suffix; });
     form.querySelectorAll("label[for]").forEach(function (label) { label.htmlFor += suffix; });
+    form.querySelectorAll("[aria-describedby]").forEach(function (element) {
+      element.setAttribute("aria-describedby", element.getAttribute("aria-describedby") + suffix);
+    });
     form.action = trigger.dataset.action;
     form.setAttribute("hx-post", trigger.dataset.action);
     slot.replaceChildren(form);
