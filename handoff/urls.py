@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("handoff.web_urls")),
     path("feedback/", include("feedback.urls")),
+    path("leads/", include("leads.urls")),
     path("api/activities/", api.activity_create, name="api-activity-create"),
 ]

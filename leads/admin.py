@@ -18,6 +18,8 @@ from import_export.results import Result
 from leads.importing import leads_score_and_qualify
 from leads.models import (
     Activity,
+    ImportJob,
+    ImportMapping,
     Lead,
     LeadEvent,
     ScoringRule,
@@ -25,12 +27,16 @@ from leads.models import (
     Source,
     SourceToken,
 )
-from leads.resources import LeadCSV, LeadResource
+from leads.resources import HubSpotLeadResource, LeadCSV, LeadResource, SalesforceLeadResource
 from leads.services import source_token_create
 
 IMPORT_SUMMARY = (
-    "{verb}: {created} new leads, {updated} completed, {unchanged} unchanged, {merged} duplicate "
-    "rows merged; {mqls} MQLs, {handoffs} handed off."
+    "Imported: {created} new leads, {updated} completed, {unchanged} unchanged, {merged} "
+    "duplicate rows merged; {mqls} MQLs, {handoffs} handed off."
+)
+PREVIEW_SUMMARY = (
+    "Preview (nothing saved yet): {created} new leads, {updated} to complete, {unchanged} "
+    "unchanged, {merged} duplicate rows merged; {mqls} expected to become MQL."
 )
 RULES_NOT_APPLIED = (
     "Scores are not recomputed when a rule changes. Select leads and run 'Rescore and qualify', "
@@ -91,15 +97,35 @@ class LeadEventInline(ReadOnlyInline):
     fields = readonly_fields = ["created_at", "from_stage", "to_stage", "actor", "reason"]
 
 
+class CanonicalEmailFilter(admin.SimpleListFilter):
+    """Leads that shared an email with an older lead when canonical emails came in: they keep
+    their email but not the canonical one, and imports match the older lead instead."""
+
+    title = "duplicate email"
+    parameter_name = "duplicate_email"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Shares its email with an older lead")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        if self.value() == "yes":
+            return queryset.filter(canonical_email="").exclude(email="")
+        return queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(ImportExportMixin, admin.ModelAdmin):
-    resource_classes = [LeadResource]
+    resource_classes = [LeadResource, SalesforceLeadResource, HubSpotLeadResource]
     import_formats = [LeadCSV, base_formats.XLSX]
     export_formats = [base_formats.CSV, base_formats.XLSX]
 
     list_display = ["display_name", "company", "source", "stage", "score", "created_at"]
-    list_filter = ["stage", "source", "do_not_email", "do_not_call", "created_at"]
-    search_fields = ["first_name", "last_name", "email", "company", "external_id"]
+    list_filter = [
+        "stage", "source", "do_not_email", "do_not_call", "created_at", CanonicalEmailFilter,
+    ]  # fmt: skip
+    search_fields = [
+        "first_name", "last_name", "email", "canonical_email", "company", "external_id",
+    ]  # fmt: skip
     list_select_related = ["source"]
     date_hierarchy = "created_at"
     actions = ["rescore_and_qualify"]
@@ -149,6 +175,10 @@ class LeadAdmin(ImportExportMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_export_resource_classes(self, request: HttpRequest) -> list:
+        # The export writes Handoff's own layout, whichever layout an import read.
+        return [LeadResource]
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("leads.add_lead")
@@ -215,24 +245,23 @@ class LeadAdmin(ImportExportMixin, admin.ModelAdmin):
         response = super().import_action(request, **kwargs)
         result = getattr(response, "context_data", {}).get("result")
         if result is not None and not (result.has_errors() or result.has_validation_errors()):
-            self._summarise(request, result, verb="Preview (nothing saved yet)")
+            self._summarise(request, result, template=PREVIEW_SUMMARY)
         return response
 
     def add_success_message(self, result: Result, request: HttpRequest) -> None:
-        self._summarise(request, result, verb="Imported")
+        self._summarise(request, result, template=IMPORT_SUMMARY)
 
-    def _summarise(self, request: HttpRequest, result: Result, *, verb: str) -> None:
+    def _summarise(self, request: HttpRequest, result: Result, *, template: str) -> None:
         totals = result.totals
         report = getattr(result, "import_report", None)
         self.message_user(
             request,
-            IMPORT_SUMMARY.format(
-                verb=verb,
+            template.format(
                 created=totals["new"],
                 updated=totals["update"],
                 unchanged=totals["skip"],
                 merged=report.merged if report else 0,
-                mqls=report.mqls_created if report else 0,
+                mqls=(report.mqls_created or report.mqls_expected) if report else 0,
                 handoffs=report.handoffs_created if report else 0,
             ),
         )
@@ -294,3 +323,37 @@ class ScoringSettingsAdmin(admin.ModelAdmin):
     ) -> None:
         super().save_model(request, obj, form, change)
         self.message_user(request, RULES_NOT_APPLIED, messages.INFO)
+
+
+@admin.register(ImportMapping)
+class ImportMappingAdmin(admin.ModelAdmin):
+    """A source's saved mapping: chosen on the upload page by choosing the source."""
+
+    list_display = ["source", "preset", "date_format", "updated_at", "updated_by"]
+    search_fields = ["source__name"]
+    autocomplete_fields = ["source"]
+    readonly_fields = ["updated_at", "updated_by"]
+
+    def save_model(self, request: HttpRequest, obj: ImportMapping, form: Any, change: bool) -> None:
+        # The model's clean() has checked every target and the date format.
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Uploads and their outcome, for reading: jobs change only through the upload page."""
+
+    list_display = [
+        "pk", "file_name", "status", "layout", "rows_total", "errors_total", "created_by",
+        "created_at", "finished_at",
+    ]  # fmt: skip
+    list_filter = ["status", "layout", "created_at"]
+    search_fields = ["file_name", "file_sha256"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,15 +1,21 @@
 """Lead import and export through django-import-export, for the admin's Import and Export buttons.
 
 The admin keeps django-import-export's pages (upload, dry-run preview, confirm), but the rows
-go through the same reading, presets and all-or-nothing service as `manage.py import_leads`:
-the same duplicates are found, the same activities created, and a confirmed import rescores
-and qualifies the imported leads. A row-by-row import would do none of that in one
-transaction, and would take minutes on a 10,000-row file.
+go through the same reading, presets and all-or-nothing service as `manage.py import_leads`
+and the upload page: the same duplicates are found, the same activities created, and a
+confirmed import rescores and qualifies the imported leads. A row-by-row import would do none
+of that in one transaction, and would take minutes on a 10,000-row file.
+
+There is one resource per layout the admin can choose on its import page: detected from the
+headers, Salesforce's lead export, HubSpot's contact export. The admin reads the file in the
+request; files of tens of thousands of rows belong on the upload page (/leads/import/), which
+runs them in a worker.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 from typing import Any
 
@@ -21,6 +27,7 @@ from import_export.fields import Field
 from import_export.formats import base_formats
 from import_export.results import Error, Result, RowResult
 
+from leads.export import neutralise_formula
 from leads.importing import (
     FileRefused,
     ImportRefused,
@@ -31,7 +38,6 @@ from leads.importing import (
     mapping_for,
     table_open,
 )
-from leads.importing.parsing import FORMULA_TRIGGERS
 from leads.importing.reading import FIRST_DATA_ROW, Record
 from leads.models import Lead
 
@@ -45,18 +51,6 @@ READ_ERROR_COLUMN = "(file could not be read)"
 _CELL_SEPARATOR = "\x1f"
 
 PREVIEW_HEADERS = ["Rows", "Email", "External id", "Name", "Company", "Source", "Activities"]
-
-
-def neutralise_formula(value: Any) -> Any:
-    """Prefix a text cell a spreadsheet would run as a formula with an apostrophe.
-
-    A phone number such as '+44 20 7946 0958' is exported as "'+44 20 7946 0958": shown as
-    text, never evaluated. The import removes the apostrophe again, so a round trip keeps the
-    number as it was.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 class LeadCSV(base_formats.CSV):
@@ -146,6 +140,7 @@ class LeadResource(resources.ModelResource):
         readonly=True,
         widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S"),
     )
+    attributes = Field(attribute="attributes", column_name="Attributes")
     stage = Field(attribute="stage", column_name="Stage", readonly=True)
     score = Field(
         attribute="score", column_name="Score", readonly=True, widget=widgets.IntegerWidget()
@@ -164,7 +159,8 @@ class LeadResource(resources.ModelResource):
         fields = (
             "external_id", "first_name", "last_name", "email", "phone", "company", "job_title",
             "industry", "company_size", "country", "city", "source", "campaign",
-            "do_not_email", "do_not_call", "context", "created_at", "stage", "score",
+            "do_not_email", "do_not_call", "context", "attributes", "created_at", "stage",
+            "score",
         )  # fmt: skip
         export_order = fields
         # The import below replaces django-import-export's row-by-row one; these settings
@@ -172,10 +168,17 @@ class LeadResource(resources.ModelResource):
         import_id_fields: tuple[str, ...] = ()
         skip_diff = True
 
+    # The layout the import reads; None detects it from the headers.
+    PRESET: str | None = None
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.preset_name: str | None = None
+        self.preset_name: str | None = self.PRESET
         self.report: ImportReport | None = None
+
+    @classmethod
+    def get_display_name(cls) -> str:
+        return "Layout detected from the headers"
 
     # Export.
 
@@ -190,6 +193,13 @@ class LeadResource(resources.ModelResource):
 
     def dehydrate_stage(self, lead: Lead) -> str:
         return lead.get_stage_display()
+
+    def dehydrate_attributes(self, lead: Lead) -> str:
+        return (
+            json.dumps(lead.attributes, ensure_ascii=False, sort_keys=True)
+            if lead.attributes
+            else ""
+        )
 
     def export_field(self, field: Field, instance: Lead, **kwargs: Any) -> Any:
         value = super().export_field(field, instance, **kwargs)
@@ -206,7 +216,7 @@ class LeadResource(resources.ModelResource):
         if READ_ERROR_COLUMN in headers:
             raise FileRefused(dataset[0][0])
         real_headers = [header for header in headers if header != OVERFLOW_COLUMN]
-        self.preset_name = mapping_for(real_headers).preset.name
+        self.preset_name = mapping_for(real_headers, preset_name=self.PRESET).preset.name
 
     def import_data_inner(
         self,
@@ -229,6 +239,7 @@ class LeadResource(resources.ModelResource):
                 actor=kwargs.get("user"),
                 dry_run=dry_run,
                 preset=self.preset_name,
+                keep_outcomes=True,
             )
         except (FileRefused, LayoutRefused) as error:
             result.append_base_error(Error(error))
@@ -270,6 +281,26 @@ class LeadResource(resources.ModelResource):
             # Unchanged leads are listed too, so that the preview accounts for every row.
             result.append_row_result(row_result)
         return result
+
+
+class SalesforceLeadResource(LeadResource):
+    """Reads a Salesforce lead export whatever its headers suggest."""
+
+    PRESET = "salesforce"
+
+    @classmethod
+    def get_display_name(cls) -> str:
+        return "Salesforce lead export"
+
+
+class HubSpotLeadResource(LeadResource):
+    """Reads a HubSpot contact export whatever its headers suggest."""
+
+    PRESET = "hubspot"
+
+    @classmethod
+    def get_display_name(cls) -> str:
+        return "HubSpot contact export"
 
 
 def _add_errors(result: Result, report: ImportReport) -> None:

@@ -284,16 +284,30 @@ def lead_match_or_create(*, source: Source, fields: dict) -> tuple[Lead, bool]:
     An existing lead only gains values it did not have: a form post never overwrites what sales
     or an import recorded.
     """
+    # The same canonical email as the import, which a unique constraint backs (imported here:
+    # the importing package imports this module).
+    from leads.importing.canonical import canonical_email
+
     lead = None
-    if fields.get("email"):
-        lead = Lead.objects.filter(email__iexact=fields["email"]).order_by("pk").first()
+    canonical = canonical_email(fields.get("email") or "")
+    if canonical:
+        lead = Lead.objects.filter(canonical_email=canonical).first() or (
+            Lead.objects.filter(canonical_email="", email__iexact=fields["email"])
+            .order_by("pk")
+            .first()
+        )
     if lead is None and fields.get("external_id"):
         lead = Lead.objects.filter(external_id=fields["external_id"]).order_by("pk").first()
     if lead is None:
-        return Lead.objects.create(source=source, **_non_blank(fields)), True
+        return Lead.objects.create(
+            source=source, canonical_email=canonical, **_non_blank(fields)
+        ), True
     changed = [name for name, value in _non_blank(fields).items() if not getattr(lead, name)]
     for name in changed:
         setattr(lead, name, fields[name])
+    if "email" in changed and not lead.canonical_email:
+        lead.canonical_email = canonical
+        changed.append("canonical_email")
     if changed:
         lead.save(update_fields=[*changed, "updated_at"])
     return lead, False

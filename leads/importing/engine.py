@@ -16,12 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils.text import slugify
 
+from leads.importing.bulk import RowTemplate, copy_supported, ids_reserve, rows_copy
 from leads.importing.canonical import canonical_email
 from leads.importing.matching import (
     LOOKUP_BATCH_SIZE,
@@ -220,13 +222,23 @@ class ImportRun:
         self.sources: dict[str, Source | None] = {}
         for source in Source.objects.order_by("pk"):
             self.sources.setdefault(source.slug, source)
-            self.sources.setdefault(slugify(source.name), source)
+            self.sources.setdefault(_slug(source.name), source)
         # How the file spells each source this run creates: the commonest spelling names it.
         self.spellings: dict[str, Counter[str]] = {}
+        # In the dry run, unsaved sources standing for the ones the import would create.
+        self.placeholders: dict[str, Source] = {}
         # (score, lead id) of the leads written whose score qualifies, for the MQL step.
         self.candidates: list[tuple[int, int]] = []
         self.thresholds = ScoringSettings.current()
-        self.scorer: Scorer | None = None if write else scorer_current(now=now)
+        # The dry run predicts scores; on PostgreSQL new leads are scored before they are
+        # written (see _copy). Elsewhere the written leads are rescored from the database.
+        self.scorer: Scorer | None = (
+            scorer_current(now=now) if not write or copy_supported() else None
+        )
+        self._pending_candidates: list[tuple[int, int]] = []
+        self._pending_activities = 0
+        self.lead_template = RowTemplate(Lead, now=now)
+        self.activity_template = RowTemplate(Activity, now=now)
 
     # The pass.
 
@@ -250,6 +262,7 @@ class ImportRun:
                 continue
             planned.origin = "existing"
             planned.lead = lead
+            planned.lead_id = lead.pk
             self._bind(planned.token, lead.pk)
             existing.append(planned)
         if self.write:
@@ -374,6 +387,7 @@ class ImportRun:
         new, late = self._insert(new)
         existing.extend(late)
         report.created += len(new)
+        copied = copy_supported()
 
         # Leads created or matched by an earlier batch, named again by this one.
         if repeats:
@@ -399,8 +413,9 @@ class ImportRun:
             )
 
         activities: list[Activity] = []
-        for planned in new:
-            activities.extend(activity_rows(planned.lead.pk, planned.activities.values()))
+        if not copied:
+            for planned in new:
+                activities.extend(activity_rows(planned.lead_id, planned.activities.values()))
         known = existing_activity_keys([planned.lead.pk for planned in touched])
         gained: set[int] = set()
         for planned in touched:
@@ -411,14 +426,15 @@ class ImportRun:
         Activity.objects.bulk_create(activities, batch_size=WRITE_BATCH_SIZE)
         report.activities_created += len(activities)
 
-        rescore: list[int] = [planned.lead.pk for planned in new]
+        # Leads sent by COPY were scored before they were written.
+        rescore: list[int] = [] if copied else [planned.lead_id for planned in new]
         for planned in existing:
             report.matched += 1
             status = "update" if planned.changed or planned.lead.pk in gained else "skip"
             report.updated += status == "update"
             self._outcome(planned, status, planned.lead.pk)
         for planned in new:
-            self._outcome(planned, "new", planned.lead.pk)
+            self._outcome(planned, "new", planned.lead_id)
         # Only leads this import created or changed are rescored and may qualify: naming a
         # lead again with nothing new is not a reason to hand it off again.
         rescore.extend(
@@ -435,10 +451,12 @@ class ImportRun:
         """
         late: list[PlannedLead] = []
         for attempt in range(1, INSERT_ATTEMPTS + 1):
-            leads = [self._new_lead(planned) for planned in new]
             try:
                 with transaction.atomic():
-                    Lead.objects.bulk_create(leads, batch_size=WRITE_BATCH_SIZE)
+                    if copy_supported():
+                        self._copy(new)
+                    else:
+                        self._bulk_create(new)
             except IntegrityError:
                 found = leads_find_existing(new, identifies=self.identifies, lock=True)
                 if not found or attempt == INSERT_ATTEMPTS:
@@ -451,23 +469,110 @@ class ImportRun:
                 for position, lead in found.items():
                     new[position].origin = "existing"
                     new[position].lead = lead
+                    new[position].lead_id = lead.pk
                     self._bind(new[position].token, lead.pk)
                     late.append(new[position])
                 new = [planned for position, planned in enumerate(new) if position not in found]
                 continue
-            for planned, lead in zip(new, leads, strict=True):
-                planned.lead = lead
-                self._bind(planned.token, lead.pk)
+            for planned in new:
+                self._bind(planned.token, planned.lead_id)
+            self.candidates.extend(self._pending_candidates)
+            self.report.activities_created += self._pending_activities
+            self._pending_candidates, self._pending_activities = [], 0
             return new, late
         raise AssertionError("unreachable")
 
+    def _bulk_create(self, new: list[PlannedLead]) -> None:
+        leads = [self._new_lead(planned) for planned in new]
+        Lead.objects.bulk_create(leads, batch_size=WRITE_BATCH_SIZE)
+        for planned, lead in zip(new, leads, strict=True):
+            planned.lead_id = lead.pk
+
     def _new_lead(self, planned: PlannedLead) -> Lead:
+        return Lead(**self._lead_values(planned))
+
+    def _lead_values(self, planned: PlannedLead) -> dict[str, Any]:
         source = self._source(planned.source_name)
-        return Lead(
+        return {
             **planned.fields,
-            canonical_email=canonical_email(planned.fields.get("email", "")),
-            attributes=planned.attributes,
-            source=source,
+            "canonical_email": canonical_email(planned.fields.get("email", "")),
+            "attributes": planned.attributes,
+            "source_id": source.pk if source else None,
+        }
+
+    def _copy(self, new: list[PlannedLead]) -> None:
+        """Send the new leads and their activities by COPY, scored before they go.
+
+        Their ids come from the sequences first, so that each activity names its lead and
+        each score names its activities, as a rescore would. The qualifying leads are kept
+        aside until the batch is written, in case the caller tries it again.
+        """
+        lead_rows: list[dict[str, Any]] = []
+        for planned, lead_id in zip(new, ids_reserve(Lead, len(new)), strict=True):
+            planned.lead_id = lead_id
+            lead_rows.append({**self._lead_values(planned), "id": lead_id})
+        activities: list[dict[str, Any]] = []
+        for planned in new:
+            activities.extend(
+                {
+                    "lead_id": planned.lead_id,
+                    "kind": activity.kind,
+                    "detail": activity.detail,
+                    "quantity": activity.quantity,
+                    "occurred_at": activity.occurred_at,
+                }
+                for activity in planned.activities.values()
+            )
+        by_lead: dict[int, list[ActivityFacts]] = {}
+        for activity, activity_id in zip(
+            activities, ids_reserve(Activity, len(activities)), strict=True
+        ):
+            activity["id"] = activity_id
+            by_lead.setdefault(activity["lead_id"], []).append(
+                ActivityFacts(
+                    activity_id,
+                    activity["kind"],
+                    activity["detail"],
+                    activity["quantity"],
+                    activity["occurred_at"],
+                )
+            )
+        self._pending_candidates = []
+        sources = self.sources_by_id
+        for values in lead_rows:
+            facts = self._row_facts(values, sources)
+            result = self.scorer.score(facts, by_lead.get(values["id"], []))
+            values.update(
+                score=result.total,
+                fit_score=result.fit,
+                engagement_score=result.engagement,
+                score_breakdown=result.breakdown,
+                disqualified_by=result.disqualified_by,
+                scored_at=self.now,
+            )
+            if result.qualifies(
+                threshold=self.thresholds.mql_threshold, fit_minimum=self.thresholds.fit_minimum
+            ):
+                self._pending_candidates.append((result.total, values["id"]))
+        rows_copy(self.lead_template, lead_rows)
+        self._pending_activities = rows_copy(self.activity_template, activities)
+
+    def _row_facts(self, values: dict[str, Any], sources: dict[int | None, Source]) -> LeadFacts:
+        source = sources.get(values["source_id"])
+        return LeadFacts(
+            pk=values["id"],
+            email=values.get("email", ""),
+            job_title=values.get("job_title", ""),
+            industry=values.get("industry", ""),
+            company_size=values.get("company_size"),
+            country=values.get("country", ""),
+            city=values.get("city", ""),
+            company=values.get("company", ""),
+            campaign=values.get("campaign", ""),
+            do_not_email=bool(values.get("do_not_email")),
+            do_not_call=bool(values.get("do_not_call")),
+            attributes=values["attributes"],
+            source_slug=source.slug if source else "",
         )
 
     def _score(self, lead_ids: list[int]) -> None:
@@ -489,26 +594,31 @@ class ImportRun:
 
     # Sources.
 
+    @property
+    def sources_by_id(self) -> dict[int | None, Source]:
+        return {source.pk: source for source in self.sources.values() if source is not None}
+
     def _known_source(self, name: str) -> Source | None:
-        return self.sources.get(slugify(name)) if name else None
+        return self.sources.get(_slug(name)) if name else None
 
     def _check_source(self, name: str) -> Source | None:
         """In the dry run: the Source of a name, or an unsaved one standing for the source
         the import would create (counted once)."""
         if not name:
             return self.options.default_source
-        slug = slugify(name)
+        slug = _slug(name)
         if slug not in self.sources:
             self.sources[slug] = None
             self.report.sources_created += 1
-        return self.sources[slug] or Source(name=name, slug=slug)
+            self.placeholders[slug] = Source(name=name, slug=slug)
+        return self.sources[slug] or self.placeholders[slug]
 
     def _source(self, name: str) -> Source | None:
         """The Source of a name, by slug ('Google' and 'google' are one), created when
         missing; rows without one get the source chosen for the import, if any."""
         if not name:
             return self.options.default_source
-        slug = slugify(name)
+        slug = _slug(name)
         source = self.sources.get(slug)
         if source is None:
             source = self.sources[slug] = Source.objects.create(name=name, slug=slug)
@@ -553,6 +663,13 @@ def import_lock() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+
+
+@lru_cache(maxsize=1024)
+def _slug(name: str) -> str:
+    """A source name's slug: 'Google' and 'google' are one source. Files repeat a handful of
+    names over thousands of rows."""
+    return slugify(name)
 
 
 def _lead_facts(lead: Lead) -> LeadFacts:

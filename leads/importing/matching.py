@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models.functions import Lower
 
 from leads.importing.canonical import canonical_email
@@ -45,6 +46,8 @@ class PlannedLead:
     changed: list[str] = field(default_factory=list)
     # The import run's handle on this lead (see leads.importing.engine).
     token: int = -1
+    # The lead's id once written: a new lead is sent without building a model instance.
+    lead_id: int | None = None
 
     @classmethod
     def from_row(cls, row: ParsedRow) -> PlannedLead:
@@ -132,38 +135,82 @@ def leads_find_existing(
             if lead.external_id and (identifies or not lead.email_key)
         }
     )
+    by_email, by_folded, by_external_id = _ids_by_key(emails, folded, external_ids)
+    wanted = {*by_email.values(), *by_folded.values(), *by_external_id.values()}
+    if not wanted:
+        return {}
     # Checking reads each lead's source for scoring; writing locks the lead rows only.
     queryset = Lead.objects.select_for_update() if lock else Lead.objects.select_related("source")
-    by_email: dict[str, Lead] = {}
-    by_folded: dict[str, Lead] = {}
-    by_external_id: dict[str, Lead] = {}
+    leads: dict[int, Lead] = {}
+    for chunk in chunks(sorted(wanted), LOOKUP_BATCH_SIZE):
+        leads.update((lead.pk, lead) for lead in queryset.filter(pk__in=chunk).order_by("pk"))
+
+    found: dict[int, Lead] = {}
+    for position, lead in enumerate(planned):
+        lead_id = by_email.get(lead.email_key) if lead.email_key else None
+        if lead_id is None and lead.fields.get("email"):
+            lead_id = by_folded.get(lead.fields["email"].strip().lower())
+        if lead_id is None and lead.external_id and (identifies or not lead.email_key):
+            lead_id = by_external_id.get(lead.external_id)
+        if lead_id is not None and lead_id in leads:
+            found[position] = leads[lead_id]
+    return found
+
+
+def _ids_by_key(
+    emails: Sequence[str], folded: Sequence[str], external_ids: Sequence[str]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Ids of the oldest lead per canonical email, per email in any case (leads without a
+    canonical email only), and per external id. Only ids and keys are read: most rows of a
+    large file are new, and building model instances for nothing would cost more than the
+    queries."""
+    by_email: dict[str, int] = {}
+    by_folded: dict[str, int] = {}
+    by_external_id: dict[str, int] = {}
+    if connection.vendor == "postgresql":
+        # One array parameter per query, however many keys: far cheaper to send than IN
+        # lists of hundreds of parameters.
+        with connection.cursor() as cursor:
+            for target, sql, keys in (
+                (by_email, _CANONICAL_SQL, emails),
+                (by_folded, _FOLDED_SQL, folded),
+                (by_external_id, _EXTERNAL_ID_SQL, external_ids),
+            ):
+                if keys:
+                    cursor.execute(sql, [list(keys)])
+                    for key, lead_id in cursor.fetchall():
+                        target.setdefault(key, lead_id)
+        return by_email, by_folded, by_external_id
     for chunk in chunks(emails, LOOKUP_BATCH_SIZE):
-        for lead in queryset.filter(canonical_email__in=chunk).order_by("pk"):
-            by_email.setdefault(lead.canonical_email, lead)
+        rows = Lead.objects.filter(canonical_email__in=chunk).order_by("pk")
+        for key, lead_id in rows.values_list("canonical_email", "pk"):
+            by_email.setdefault(key, lead_id)
     for chunk in chunks(folded, LOOKUP_BATCH_SIZE):
         # Served by the partial index on Lower("email") of leads without a canonical email.
-        legacy = (
-            queryset.annotate(email_folded=Lower("email"))
+        rows = (
+            Lead.objects.annotate(email_folded=Lower("email"))
             .filter(canonical_email="", email_folded__in=chunk)
             .exclude(email="")
             .order_by("pk")
         )
-        for lead in legacy:
-            by_folded.setdefault(lead.email_folded, lead)
+        for key, lead_id in rows.values_list("email_folded", "pk"):
+            by_folded.setdefault(key, lead_id)
     for chunk in chunks(external_ids, LOOKUP_BATCH_SIZE):
-        for lead in queryset.filter(external_id__in=chunk).order_by("pk"):
-            by_external_id.setdefault(lead.external_id, lead)
+        rows = Lead.objects.filter(external_id__in=chunk).order_by("pk")
+        for key, lead_id in rows.values_list("external_id", "pk"):
+            by_external_id.setdefault(key, lead_id)
+    return by_email, by_folded, by_external_id
 
-    found: dict[int, Lead] = {}
-    for position, lead in enumerate(planned):
-        existing = by_email.get(lead.email_key) if lead.email_key else None
-        if existing is None and lead.fields.get("email"):
-            existing = by_folded.get(lead.fields["email"].strip().lower())
-        if existing is None and lead.external_id and (identifies or not lead.email_key):
-            existing = by_external_id.get(lead.external_id)
-        if existing is not None:
-            found[position] = existing
-    return found
+
+_CANONICAL_SQL = (
+    "SELECT canonical_email, id FROM leads_lead WHERE canonical_email = ANY(%s) ORDER BY id"
+)
+# Served by the partial index lead_email_uncanonical.
+_FOLDED_SQL = (
+    "SELECT lower(email), id FROM leads_lead WHERE canonical_email = '' AND email <> '' "
+    "AND lower(email) = ANY(%s) ORDER BY id"
+)
+_EXTERNAL_ID_SQL = "SELECT external_id, id FROM leads_lead WHERE external_id = ANY(%s) ORDER BY id"
 
 
 def lead_fill_blanks(lead: Lead, planned: PlannedLead, source: Source | None) -> list[str]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -141,18 +143,25 @@ def cell_text(value: Any) -> str:
     """A cell as text: spreadsheet numbers without a spurious '.0', surrounding space gone."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, float) and value.is_integer():
         return str(int(value))
-    text = str(value).strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_TRIGGERS:
+    else:
+        text = str(value).strip()
+    if text[:1] == "'" and len(text) > 1 and text[1] in FORMULA_TRIGGERS:
         text = text[1:]
     return text
 
 
+_LONGEST_PLACEHOLDER = max(len(placeholder) for placeholder in PLACEHOLDERS)
+
+
 def is_blank(text: str) -> bool:
-    return text.casefold() in PLACEHOLDERS
+    return len(text) <= _LONGEST_PLACEHOLDER and text.casefold() in PLACEHOLDERS
 
 
+@lru_cache(maxsize=64)
 def _max_length(field_name: str) -> int | None:
     return Lead._meta.get_field(field_name).max_length
 
@@ -165,7 +174,7 @@ def parse_text(text: str, *, target: str) -> str:
         limit = _max_length(target)
     if limit is not None and len(text) > limit:
         raise CellRefused(TOO_LONG.format(length=len(text), limit=limit))
-    if target == SOURCE and not slugify(text):
+    if target == SOURCE and not _source_slug(text):
         raise CellRefused(BAD_SOURCE.format(value=text))
     return text
 
@@ -338,13 +347,109 @@ def _column_activities(
     return []
 
 
+@lru_cache(maxsize=1024)
+def _source_slug(source_name: str) -> str:
+    return slugify(source_name.replace("_", "-"))
+
+
 def source_activity(source_name: str, *, at: datetime, dated: bool) -> PlannedActivity | None:
     """The behaviour a source stands for ('Demo request' is a demo request), if any."""
-    implied = SOURCE_ACTIVITIES.get(slugify(source_name.replace("_", "-")))
+    implied = SOURCE_ACTIVITIES.get(_source_slug(source_name))
     if implied is None:
         return None
     kind, detail = implied
     return PlannedActivity(kind, detail, 1, at, dated)
+
+
+# Where a column's value goes in a ParsedRow.
+_TO_FIELD, _TO_ATTRIBUTE, _TO_SOURCE, _TO_CREATED, _TO_ATTRIBUTES, _NOWHERE = range(6)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """One mapped column, ready to read: where it is, the function that reads it, and where
+    its value goes."""
+
+    index: int
+    header: str
+    column: Column
+    read: Callable[[Any, str], Any]
+    goes_to: int
+    key: str
+
+
+def _destination(target: str | None) -> tuple[int, str]:
+    if target is None:
+        return _NOWHERE, ""
+    if target == SOURCE:
+        return _TO_SOURCE, ""
+    if target == CREATED:
+        return _TO_CREATED, ""
+    if target == ATTRIBUTES:
+        return _TO_ATTRIBUTES, ""
+    if target.startswith(ATTRIBUTE_PREFIX):
+        return _TO_ATTRIBUTE, target.removeprefix(ATTRIBUTE_PREFIX)
+    # A lead field, the external id included.
+    return _TO_FIELD, target
+
+
+@lru_cache(maxsize=32)
+def _readers(mapping: Mapping, date_formats: tuple[str, ...]) -> tuple[_Reader, ...]:
+    """The mapping's columns with their parsers bound once, not looked up for every cell: a
+    large file reads millions of cells."""
+    readers = []
+    for index, header, column in mapping.columns:
+        if column.parser == DATE:
+
+            def read(raw: Any, text: str, formats: tuple[str, ...] = date_formats) -> Any:
+                return parse_date(raw, formats=formats)
+
+        elif column.parser == TEXT:
+            read = _text_reader(column.target or "")
+        else:
+            parser = _TEXT_PARSERS[column.parser]
+
+            def read(raw: Any, text: str, parser: Callable[[str], Any] = parser) -> Any:
+                return parser(text)
+
+        goes_to, key = _destination(column.target)
+        readers.append(
+            _Reader(index=index, header=header, column=column, read=read, goes_to=goes_to, key=key)
+        )
+    return tuple(readers)
+
+
+def _text_reader(target: str) -> Callable[[Any, str], str]:
+    if target == SOURCE or target.startswith(ATTRIBUTE_PREFIX):
+        return lambda raw, text: parse_text(text, target=target)
+    limit = _max_length(target)
+
+    def read(raw: Any, text: str) -> str:
+        if limit is not None and len(text) > limit:
+            raise CellRefused(TOO_LONG.format(length=len(text), limit=limit))
+        return text
+
+    return read
+
+
+_TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
+    EMAIL: parse_email,
+    PHONE: parse_phone,
+    INTEGER: parse_integer,
+    NUMBER: parse_number,
+    YES_NO: parse_yes_no,
+    COUNT: parse_count,
+    JSON_OBJECT: parse_json_object,
+}
+
+
+def _blank_row(cells: list[Any]) -> bool:
+    for cell in cells:
+        if cell is None:
+            continue
+        if not isinstance(cell, str) or cell.strip():
+            return False
+    return True
 
 
 def row_parse(
@@ -356,12 +461,10 @@ def row_parse(
     date_formats: tuple[str, ...] = (),
 ) -> tuple[ParsedRow | None, list[RowError]]:
     """Read one data row. Returns (None, []) for a blank row, which is skipped."""
-    texts = [cell_text(cell) for cell in cells]
-    if not any(texts):
+    if _blank_row(cells):
         return None, []
-    overflow = [text for text in texts[mapping.width :] if text]
-    if overflow:
-        message = OVERFLOW.format(row=number, count=len(texts), width=mapping.width)
+    if len(cells) > mapping.width and any(cell_text(cell) for cell in cells[mapping.width :]):
+        message = OVERFLOW.format(row=number, count=len(cells), width=mapping.width)
         return None, [RowError(message, row=number)]
 
     row = ParsedRow(number=number)
@@ -369,19 +472,35 @@ def row_parse(
     # (column, value, text) of the cells that imply activities, read once the row's date is
     # known.
     pending: list[tuple[Column, Any, str]] = []
-    for index, header, column in mapping.columns:
-        raw = cells[index] if index < len(cells) else ""
-        text = texts[index] if index < len(texts) else ""
-        if is_blank(text):
+    width = len(cells)
+    fields, attributes = row.fields, row.attributes
+    # The hottest loop of an import: a large file has millions of cells.
+    for reader in _readers(mapping, tuple(date_formats)):
+        if reader.index >= width:
+            continue
+        raw = cells[reader.index]
+        text = raw.strip() if raw.__class__ is str and raw[:1] != "'" else cell_text(raw)
+        if not text or (len(text) <= _LONGEST_PLACEHOLDER and text.casefold() in PLACEHOLDERS):
             continue
         try:
-            value = parse_cell(column, raw, date_formats=date_formats)
+            value = reader.read(raw, text)
         except CellRefused as error:
-            errors.append(RowError(str(error), row=number, column=header))
+            errors.append(RowError(str(error), row=number, column=reader.header))
             continue
-        if column.activity is not None:
-            pending.append((column, value, text))
-        _store(row, column.target, value)
+        if reader.column.activity is not None:
+            pending.append((reader.column, value, text))
+        goes_to = reader.goes_to
+        if goes_to == _TO_FIELD:
+            fields[reader.key] = value
+        elif goes_to == _TO_ATTRIBUTE:
+            attributes[reader.key] = value
+        elif goes_to == _TO_SOURCE:
+            row.source_name = value
+        elif goes_to == _TO_CREATED:
+            row.created = value
+        elif goes_to == _TO_ATTRIBUTES:
+            for key, item in value.items():
+                attributes.setdefault(str(key), item)
 
     if errors:
         return None, errors
@@ -412,20 +531,3 @@ def _counted_already(implied: PlannedActivity, activities: list[PlannedActivity]
         if activity.kind != ActivityKind.PAGE_VISIT or activity.detail == implied.detail:
             return True
     return False
-
-
-def _store(row: ParsedRow, target: str | None, value: Any) -> None:
-    if target is None:
-        return
-    if target == SOURCE:
-        row.source_name = value
-    elif target == CREATED:
-        row.created = value
-    elif target == ATTRIBUTES:
-        for key, item in value.items():
-            row.attributes.setdefault(str(key), item)
-    elif target.startswith(ATTRIBUTE_PREFIX):
-        row.attributes[target.removeprefix(ATTRIBUTE_PREFIX)] = value
-    else:
-        # A lead field, the external id included.
-        row.fields[target] = value

@@ -40,8 +40,8 @@ BLANK_HEADER = "A column of the mapping has no header name."
 BAD_DATE_FORMAT = "'{value}' is not a date format: write it with strftime codes, e.g. %d/%m/%Y."
 UNKNOWN_LAYOUT = (
     "The columns of this file do not match a known layout ({presets}). A file needs at least "
-    "an email column (Email, Email 1) or an id column (External Id, Lead ID, Prospect ID). "
-    "Columns found: {found}."
+    "an email column (Email, Email 1) or an id column (External Id, Lead ID, Record ID, "
+    "Prospect ID), or a saved mapping for its source. Columns found: {found}."
 )
 UNKNOWN_PRESET = "There is no preset named '{name}'. Choose one of {presets}."
 MISSING_COLUMNS = "The '{preset}' layout needs the column {columns}; the file has none of them."
@@ -372,7 +372,8 @@ class LayoutRefused(Exception):
     """The headers do not fit any preset, or the chosen one."""
 
 
-@dataclass(frozen=True)
+# Compared by identity, so that readers compiled for a mapping can be cached on it.
+@dataclass(frozen=True, eq=False)
 class Mapping:
     """Which column of the file feeds what, once the preset is known."""
 

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 
 from handoff.models import Handoff, Notification
 from leads.importing import ImportRefused, leads_import
-from leads.importing import service as import_service
+from leads.importing import qualify as import_qualify
 from leads.models import Activity, Lead, LeadEvent, ScoringRule, Source, Stage
 from leads.resources import LeadResource, table_from_dataset
 from leads.tests.factories import LeadFactory, SourceFactory
@@ -218,8 +218,8 @@ def test_binary_file_is_refused_with_a_hint(tmp_path):
     path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00")
 
     assert refused_errors(path) == [
-        "The file is not CSV text: it looks like an Excel workbook or another binary file. "
-        "Save it as CSV (comma or semicolon separated) and import that."
+        "The file is neither CSV text nor an Excel workbook (.xlsx). Save it as CSV (comma or "
+        "semicolon separated) or as an .xlsx workbook and import that."
     ]
 
 
@@ -232,8 +232,9 @@ def test_unknown_layout_is_refused_naming_its_columns(tmp_path):
 
     assert refused_errors(path) == [
         "The columns of this file do not match a known layout (datablist, x_education, "
-        "handoff). A file needs at least an email column (Email, Email 1) or an id column "
-        "(External Id, Lead ID, Prospect ID). Columns found: 'Name', 'Phone Number'."
+        "salesforce, hubspot, handoff). A file needs at least an email column (Email, Email 1) "
+        "or an id column (External Id, Lead ID, Record ID, Prospect ID), or a saved mapping "
+        "for its source. Columns found: 'Name', 'Phone Number'."
     ]
 
 
@@ -324,7 +325,7 @@ def test_a_failure_while_writing_rolls_back_everything_and_sends_nothing(
     monkeypatch, django_capture_on_commit_callbacks
 ):
     RepFactory()
-    real_qualify = import_service.lead_qualify_if_ready
+    real_qualify = import_qualify.lead_qualify_if_ready
     calls = []
 
     def qualify_then_fail(**kwargs):  # noqa: ANN003,ANN202
@@ -333,7 +334,7 @@ def test_a_failure_while_writing_rolls_back_everything_and_sends_nothing(
             raise RuntimeError("database went away")
         return real_qualify(**kwargs)
 
-    monkeypatch.setattr(import_service, "lead_qualify_if_ready", qualify_then_fail)
+    monkeypatch.setattr(import_qualify, "lead_qualify_if_ready", qualify_then_fail)
     # Two leads that qualify: the sample's first row, and its third coming from a lead form.
     text = (FIXTURES / "x_education_sample.csv").read_text()
     source = io.BytesIO(text.replace("Landing Page Submission", "Lead Add Form").encode())
@@ -354,9 +355,8 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing():
 
     report = run("handoff_bom.csv", dry_run=True)
 
-    assert (report.dry_run, report.created, report.mqls_created, report.handoffs_created) == (
-        True, 2, 1, 1,
-    )  # fmt: skip
+    assert (report.dry_run, report.created, report.activities_created) == (True, 2, 6)
+    assert (report.sources_created, report.mqls_expected, report.mqls_created) == (2, 1, 0)
     assert nothing_written() == ZERO
     assert Source.objects.count() == 0
 
@@ -577,8 +577,8 @@ def test_admin_import_previews_then_confirms_through_the_import_service(marketin
     )  # fmt: skip
     assert Lead.objects.count() == 0
     assert [str(message) for message in preview.wsgi_request._messages] == [
-        "Preview (nothing saved yet): 2 new leads, 0 completed, 0 unchanged, 0 duplicate rows "
-        "merged; 1 MQLs, 1 handed off."
+        "Preview (nothing saved yet): 2 new leads, 0 to complete, 0 unchanged, 0 duplicate "
+        "rows merged; 1 expected to become MQL."
     ]
     confirm = preview.context["confirm_form"].initial
 
