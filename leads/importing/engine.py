@@ -158,10 +158,11 @@ def parsed_batches(
     mapping: Mapping,
     now: datetime,
     report: ImportReport,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> Iterator[tuple[list[ParsedRow], int]]:
     """The table's rows parsed, in batches, with the number of rows read so far. Errors go to
     the report; blank rows are counted as skipped."""
+    batch_size = batch_size or BATCH_SIZE
     batch: list[ParsedRow] = []
     try:
         for record in table.records:
