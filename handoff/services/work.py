@@ -47,9 +47,23 @@ BANT_FIELDS = (
 NOTE_REQUIRED = "Add a note: marketing needs to know why the lead was rejected."
 
 
+ONLY_THE_REP = (
+    "Only the rep who holds this lead can accept it or log contact with it; a manager can "
+    "reassign it."
+)
+
+
+def _require_owner(handoff: Handoff, actor: AbstractBaseUser) -> None:
+    # Accepting and contacting are the rep's own acts: they stop the rep's clock, so nobody
+    # else may do them on the rep's behalf.
+    if handoff.rep.user_id != actor.pk:
+        raise PermissionRefused(ONLY_THE_REP)
+
+
 def handoff_accept(*, handoff_id: int, actor: AbstractBaseUser) -> Handoff:
     with transaction.atomic():
         handoff = lock_for_actor(handoff_id=handoff_id, actor=actor)
+        _require_owner(handoff, actor)
         require_transition(handoff, "accept")
         from_state = handoff.state
         handoff.accept()
@@ -79,6 +93,7 @@ def handoff_log_attempt(
     at = at or timezone.now()
     with transaction.atomic():
         handoff = lock_for_actor(handoff_id=handoff_id, actor=actor)
+        _require_owner(handoff, actor)
         if not handoff.is_open:
             raise TransitionConflict(
                 ALREADY_CHANGED.format(state=handoff.get_state_display().lower())

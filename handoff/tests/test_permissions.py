@@ -118,9 +118,10 @@ EXPECTED = {
     },
     "queue": _only({OWNER: 200, OTHER_BDR: 200, TEAM_MANAGER: 200, OTHER_MANAGER: 200}),
     "handoff-detail": {**_on_handoff(200), REVOPS: 200, EXECUTIVE: 404},
-    "handoff-accept": _on_handoff("/queue/"),
+    # Accepting and contacting stop the rep's clock: only the rep who holds the lead may.
+    "handoff-accept": {**_on_handoff("/queue/"), TEAM_MANAGER: 403},
     "handoff-reject": _on_handoff("/queue/"),
-    "handoff-attempt": _on_handoff("/queue/"),
+    "handoff-attempt": {**_on_handoff("/queue/"), TEAM_MANAGER: 403},
     "handoff-bant-get": _on_handoff(PACKET + "#bant"),
     "handoff-bant": _on_handoff(PACKET + "#bant"),
     "handoff-context": _on_handoff(PACKET + "#pain"),
@@ -297,18 +298,16 @@ def test_an_htmx_action_by_a_stranger_is_refused_like_a_page(client, world):
     assert _snapshot(handoff) == before
 
 
-def test_the_team_manager_acts_on_the_reps_behalf(client, world):
+def test_the_team_manager_cannot_accept_on_the_reps_behalf(client, world):
     manager = world["users"][TEAM_MANAGER]
     handoff = world["handoff"]
     client.force_login(manager)
 
-    client.post(reverse("handoff-accept", args=[handoff.pk]))
+    response = client.post(reverse("handoff-accept", args=[handoff.pk]))
 
-    assert Handoff.objects.get(pk=handoff.pk).state == HandoffState.ACCEPTED
-    assert list(HandoffEvent.objects.values_list("kind", "actor_id")) == [
-        ("assigned", None),
-        ("accepted", manager.pk),
-    ]
+    assert response.status_code == 403
+    assert Handoff.objects.get(pk=handoff.pk).state == HandoffState.ASSIGNED
+    assert list(HandoffEvent.objects.values_list("kind", "actor_id")) == [("assigned", None)]
 
 
 def test_the_account_executive_of_the_lead_reads_its_packet_and_cannot_act(client, world):

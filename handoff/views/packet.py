@@ -83,6 +83,8 @@ def detail_context(
         # The forms show only to those the services would let act: the rep who holds the
         # handoff and that rep's managers. RevOps reads the packet here and acts in the admin.
         "can_act": handoff.is_open and works_leads and may_act,
+        # Accepting and logging contact are the holder's own acts (see the services).
+        "is_holder": handoff.rep.user_id == user.pk,
         "can_reassign": can_reassign,
         "can_hand_over": can_hand_over,
         "sql_checklist": sql_checklist(handoff=handoff),
