@@ -8,6 +8,7 @@ from handoff import roles
 from handoff.models import AttemptChannel, AttemptOutcome
 from handoff.protocol import REVIEW_DECISIONS_REQUIRED
 from handoff.services import REASSIGN_REASON_REQUIRED
+from handoff.services.work import NOTE_MAX_LENGTH
 from leads.models import BANT_PARTS, Lead
 from reps.models import Rep
 
@@ -34,6 +35,7 @@ class RejectForm(forms.Form):
         error_messages={"required": "Choose a rejection reason."},
     )
     note = forms.CharField(
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What marketing should know: who this lead is and why it is not for sales.",
         error_messages={"required": NOTE_REQUIRED},
@@ -54,7 +56,9 @@ class RejectForm(forms.Form):
 class AttemptForm(forms.Form):
     channel = forms.ChoiceField(choices=AttemptChannel.choices)
     outcome = forms.ChoiceField(choices=AttemptOutcome.choices)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002,ANN003
         kwargs.setdefault("auto_id", "attempt_%s")

@@ -45,6 +45,9 @@ BANT_FIELDS = (
     "context",
 )
 NOTE_REQUIRED = "Add a note: marketing needs to know why the lead was rejected."
+# Notes are read by people: a limit keeps a pasted e-mail thread from swamping the pages.
+NOTE_MAX_LENGTH = 2000
+NOTE_TOO_LONG = f"Keep the note under {NOTE_MAX_LENGTH} characters."
 
 
 ONLY_THE_REP = (
@@ -144,6 +147,8 @@ def handoff_reject(
         raise HandoffError(REASON_UNKNOWN.format(reason=reason_code))
     if not note:
         raise HandoffError(NOTE_REQUIRED)
+    if len(note) > NOTE_MAX_LENGTH:
+        raise HandoffError(NOTE_TOO_LONG)
 
     now = timezone.now()
     with transaction.atomic():

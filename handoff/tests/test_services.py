@@ -247,3 +247,14 @@ def test_unknown_bant_field_is_refused(rep):
     handoff = assign(mql_ready_lead())
     with pytest.raises(HandoffError, match="Unknown BANT fields: stage"):
         lead_bant_update(handoff_id=handoff.pk, actor=rep.user, bant={"stage": "customer"})
+
+
+def test_rejection_note_over_the_limit_is_refused(rep):
+    handoff = assign(mql_ready_lead())
+    with pytest.raises(HandoffError, match="Keep the note under 2000 characters."):
+        handoff_reject(
+            handoff_id=handoff.pk, actor=rep.user, reason_code="not-now", note="x" * 2001
+        )
+    handoff.refresh_from_db()
+    assert handoff.state == HandoffState.ASSIGNED
+    assert not Rejection.objects.exists()
