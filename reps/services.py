@@ -5,7 +5,8 @@ the first routing rule that matches the lead, whose reps share its leads by smoo
 round robin. Each eligible rep earns its weight (weekly capacity) in credit at every pick; the
 rep with the most credit wins and pays back the sum of the weights, so over time each rep's
 share follows its weight, without bursts. Reps who are not eligible earn nothing, so a rep
-back from leave is not flooded to catch up.
+back from leave is not flooded to catch up. Among the eligible, reps at work right now come
+first.
 """
 
 import logging
@@ -17,7 +18,7 @@ from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from leads.models import Lead
-from reps.models import Absence, Rep, RoutingRule
+from reps.models import Absence, CompanyDayOff, Rep, RoutingRule
 from reps.selectors import account_owner_for, rep_assigned_this_week, routing_rule_for
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,17 @@ def rep_pick(
             skipped[rep.pk] = reason
         else:
             eligible.append(rep)
+
+    # Follow the sun: when some eligible reps are at work right now, the lead goes to one of
+    # them, since its clock only runs in its rep's working hours. Reps off shift earn no
+    # credit meanwhile, so they are not flooded when their day starts.
+    days_off = frozenset(CompanyDayOff.objects.values_list("day", flat=True))
+    on_shift = [rep for rep in eligible if rep.calendar(days_off=days_off).is_open(now)]
+    if on_shift and len(on_shift) < len(eligible):
+        for rep in eligible:
+            if rep not in on_shift:
+                skipped[rep.pk] = "off shift now"
+        eligible = on_shift
 
     while eligible:
         credits = _lock_credits([rep.pk for rep in eligible])

@@ -94,3 +94,25 @@ def test_rep_back_from_leave_is_not_flooded(team):
     absence.delete()
     # Back at work, bob takes turns with ann instead of getting the next ten leads.
     assert Counter(picks(10, now=NOW + timedelta(hours=2))) == {"ann": 5, "bob": 5}
+
+
+def test_reps_at_work_now_come_first_and_off_shift_reps_earn_nothing(team):
+    # 15:00 UTC: London (09-17) is at work, Singapore (09-17, UTC+8) is not.
+    london = RepFactory(user__username="london", team=team, timezone="Europe/London")
+    singapore = RepFactory(user__username="singapore", team=team, timezone="Asia/Singapore")
+    with transaction.atomic():
+        decision = rep_pick(now=NOW)
+    assert decision.rep == london
+    assert decision.skipped == {singapore.pk: "off shift now"}
+    assert picks(3) == ["london", "london", "london"]
+    singapore.refresh_from_db()
+    assert singapore.routing_credit == 0
+    # At 03:00 UTC only Singapore works.
+    assert picks(1, now=datetime(2026, 12, 2, 3, tzinfo=UTC)) == ["singapore"]
+
+
+def test_when_nobody_is_at_work_every_eligible_rep_shares(team):
+    RepFactory(user__username="ann", team=team)
+    RepFactory(user__username="bob", team=team)
+    saturday = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    assert picks(2, now=saturday) == ["ann", "bob"]
