@@ -59,6 +59,7 @@ demo: migrate
 		$(PY) manage.py make_demo_leads --rows $(DEMO_ROWS) --seed $(DEMO_SEED) --out $(DEMO_FILE); \
 	fi
 	LOG_LEVEL=WARNING $(PY) manage.py import_leads $(DEMO_FILE)
+	LOG_LEVEL=WARNING $(PY) manage.py demo_history
 
 run: demo
 	@echo ""
