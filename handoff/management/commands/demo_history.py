@@ -3,7 +3,8 @@ rejected with their reasons, a few answered, and two handoffs whose deadline pas
 nobody looked, which beat then escalates. Runs once: it does nothing when rejections exist.
 
 Everything goes through the services the pages use, except the two missed deadlines, which
-are moved into the past as if those leads had been assigned two days ago.
+are moved into the past as if those leads had been assigned five days ago: far enough back to hold
+a working day in every rep's week.
 """
 
 from datetime import timedelta
@@ -49,14 +50,14 @@ class Command(BaseCommand):
                 channel="call" if index % 2 else "email",
                 outcome="left_message",
             )
-        two_days_ago = timezone.now() - timedelta(days=2)
+        five_days_ago = timezone.now() - timedelta(days=5)
         days_off = company_days_off()
         with transaction.atomic():
             for handoff in missed:
                 calendar = handoff.rep.calendar(days_off=days_off)
-                due_at = calendar.add(two_days_ago, timedelta(hours=handoff.first_response_hours))
+                due_at = calendar.add(five_days_ago, timedelta(hours=handoff.first_response_hours))
                 Handoff.objects.filter(pk=handoff.pk).update(
-                    assigned_at=two_days_ago, due_at=due_at, next_check_at=due_at
+                    assigned_at=five_days_ago, due_at=due_at, next_check_at=due_at
                 )
         self.stdout.write(
             f"Demo history: {len(rejected)} rejections, {len(answered)} answered, "
