@@ -157,3 +157,23 @@ def conditional_html(markup: Any) -> str:
     if hasattr(markup, "__html__"):
         return markup.__html__()
     return escape(str(markup)) if markup else ""
+
+
+@functools.lru_cache(maxsize=16)
+def _attempt_template(language: str | None) -> SafeString:
+    from django.template.loader import render_to_string
+
+    from handoff.forms import AttemptForm
+
+    return render_to_string(
+        "handoff/partials/attempt_inline.html",
+        {"form": AttemptForm(), "action": "", "template": True},
+    )
+
+
+@register.simple_tag
+def attempt_form_template() -> SafeString:
+    """The inline attempt form the queue copies under a row. It holds nothing that varies by
+    request or data (the channel and outcome choices are fixed, and htmx sends the CSRF token
+    in a header), so it is drawn once per process and language."""
+    return _attempt_template(get_language())

@@ -103,7 +103,6 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_first_page": after is None,
         "now": now,
         "reject_form": RejectForm(),
-        "attempt_form": AttemptForm(),
     }
     target = request.htmx.target if request.htmx else None
     if target == ROWS_TARGET:
