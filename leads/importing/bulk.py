@@ -8,7 +8,8 @@ and scores name their activities, before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -80,3 +81,25 @@ def rows_copy(template: RowTemplate, rows: Iterable[Mapping[str, Any]]) -> int:
             copy.write_row(template.row(values))
             count += 1
     return count
+
+
+@contextmanager
+def index_lookups() -> Iterator[None]:
+    """Look rows up by their indexes, whatever the planner's statistics say.
+
+    An import writes tens of thousands of rows in one transaction, and the table's statistics
+    cannot know of them until it commits. Planned from statistics that still describe a small
+    table, a lookup of a batch's keys scans the whole growing table instead of probing the
+    index, and every batch costs more than the one before. Inside the transaction only, and
+    only for the lookups, sequential scans are priced out.
+    """
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")

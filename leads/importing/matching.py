@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 from django.db.models.functions import Lower
 
+from leads.importing.bulk import index_lookups
 from leads.importing.canonical import canonical_email
 from leads.importing.parsing import ParsedRow, PlannedActivity
 from leads.models import Activity, Lead, Source
@@ -135,15 +136,18 @@ def leads_find_existing(
             if lead.external_id and (identifies or not lead.email_key)
         }
     )
-    by_email, by_folded, by_external_id = _ids_by_key(emails, folded, external_ids)
-    wanted = {*by_email.values(), *by_folded.values(), *by_external_id.values()}
-    if not wanted:
-        return {}
-    # Checking reads each lead's source for scoring; writing locks the lead rows only.
-    queryset = Lead.objects.select_for_update() if lock else Lead.objects.select_related("source")
-    leads: dict[int, Lead] = {}
-    for chunk in chunks(sorted(wanted), LOOKUP_BATCH_SIZE):
-        leads.update((lead.pk, lead) for lead in queryset.filter(pk__in=chunk).order_by("pk"))
+    with index_lookups():
+        by_email, by_folded, by_external_id = _ids_by_key(emails, folded, external_ids)
+        wanted = {*by_email.values(), *by_folded.values(), *by_external_id.values()}
+        if not wanted:
+            return {}
+        # Checking reads each lead's source for scoring; writing locks the lead rows only.
+        queryset = (
+            Lead.objects.select_for_update() if lock else Lead.objects.select_related("source")
+        )
+        leads: dict[int, Lead] = {}
+        for chunk in chunks(sorted(wanted), LOOKUP_BATCH_SIZE):
+            leads.update((lead.pk, lead) for lead in queryset.filter(pk__in=chunk).order_by("pk"))
 
     found: dict[int, Lead] = {}
     for position, lead in enumerate(planned):
@@ -249,13 +253,16 @@ def existing_activity_keys(lead_ids: Sequence[int]) -> tuple[set[tuple], set[tup
     """The activities the leads have, keyed with and without their time."""
     dated: set[tuple] = set()
     undated: set[tuple] = set()
-    for chunk in chunks(list(lead_ids), LOOKUP_BATCH_SIZE):
-        rows = Activity.objects.filter(lead_id__in=chunk).values_list(
-            "lead_id", "kind", "detail", "quantity", "occurred_at"
-        )
-        for lead_id, kind, detail, quantity, occurred_at in rows:
-            dated.add((lead_id, kind, detail, quantity, occurred_at))
-            undated.add((lead_id, kind, detail, quantity))
+    if not lead_ids:
+        return dated, undated
+    with index_lookups():
+        for chunk in chunks(list(lead_ids), LOOKUP_BATCH_SIZE):
+            rows = Activity.objects.filter(lead_id__in=chunk).values_list(
+                "lead_id", "kind", "detail", "quantity", "occurred_at"
+            )
+            for lead_id, kind, detail, quantity, occurred_at in rows:
+                dated.add((lead_id, kind, detail, quantity, occurred_at))
+                undated.add((lead_id, kind, detail, quantity))
     return dated, undated
 
 
