@@ -1,4 +1,6 @@
-"""Admin for sources, leads and the scoring protocol.
+"""Admin for sources, leads and their imports.
+
+The scoring rules and thresholds, with their preview, are in leads.admin_scoring.
 
 Leads are read-only here: stages move through the handoff workflow and scores are computed,
 and contact data comes in through imports, forms and the API. What the admin does write goes
@@ -15,6 +17,8 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from import_export.results import Result
 
+# The scoring protocol's admin lives in its own module; importing it registers it.
+from leads import admin_scoring  # noqa: F401
 from leads.importing import leads_score_and_qualify
 from leads.models import (
     Activity,
@@ -22,8 +26,6 @@ from leads.models import (
     ImportMapping,
     Lead,
     LeadEvent,
-    ScoringRule,
-    ScoringSettings,
     Source,
     SourceToken,
 )
@@ -37,10 +39,6 @@ IMPORT_SUMMARY = (
 PREVIEW_SUMMARY = (
     "Preview (nothing saved yet): {created} new leads, {updated} to complete, {unchanged} "
     "unchanged, {merged} duplicate rows merged; {mqls} expected to become MQL."
-)
-RULES_NOT_APPLIED = (
-    "Scores are not recomputed when a rule changes. Select leads and run 'Rescore and qualify', "
-    "or wait for the nightly rescoring."
 )
 
 
@@ -254,75 +252,19 @@ class LeadAdmin(ImportExportMixin, admin.ModelAdmin):
     def _summarise(self, request: HttpRequest, result: Result, *, template: str) -> None:
         totals = result.totals
         report = getattr(result, "import_report", None)
+        # The totals count rows (see LeadResource.import_data_inner); the message counts
+        # leads, and says how many rows were duplicates.
         self.message_user(
             request,
             template.format(
                 created=totals["new"],
                 updated=totals["update"],
-                unchanged=totals["skip"],
+                unchanged=report.unchanged if report else totals["skip"],
                 merged=report.merged if report else 0,
                 mqls=(report.mqls_created or report.mqls_expected) if report else 0,
                 handoffs=report.handoffs_created if report else 0,
             ),
         )
-
-
-@admin.register(ScoringRule)
-class ScoringRuleAdmin(admin.ModelAdmin):
-    list_display = [
-        "name", "category", "criterion", "points", "disqualifier", "active", "position",
-    ]  # fmt: skip
-    list_editable = ["points", "active"]
-    list_filter = ["category", "active", "disqualifier"]
-    search_fields = ["name", "field", "value"]
-    fieldsets = [
-        (None, {"fields": ["name", "category", "points", "disqualifier", "active", "position"]}),
-        ("Fit rule: a lead field", {"fields": ["field", "operator", "value"]}),
-        (
-            "Behaviour rule: activities",
-            {
-                "fields": [
-                    "activity_kind",
-                    "detail_contains",
-                    "half_life_days",
-                    "window_days",
-                    "cap",
-                ]
-            },
-        ),
-    ]
-
-    @admin.display(description="Criterion")
-    def criterion(self, rule: ScoringRule) -> str:
-        if rule.category == "fit":
-            return f"{rule.field} {rule.get_operator_display()} {rule.value}"
-        detail = f" containing '{rule.detail_contains}'" if rule.detail_contains else ""
-        return f"{rule.get_activity_kind_display()}{detail}"
-
-    def save_model(self, request: HttpRequest, obj: ScoringRule, form: Any, change: bool) -> None:
-        # The model's clean() has checked the rule. Saving it deliberately rescores nothing:
-        # a rule change reaches leads through an explicit rescore or the nightly pass.
-        super().save_model(request, obj, form, change)
-        self.message_user(request, RULES_NOT_APPLIED, messages.INFO)
-
-
-@admin.register(ScoringSettings)
-class ScoringSettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "mql_threshold", "fit_minimum", "updated_at"]
-    readonly_fields = ["updated_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # One row holds the thresholds; ScoringSettings.current() creates it.
-        return not ScoringSettings.objects.exists()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def save_model(
-        self, request: HttpRequest, obj: ScoringSettings, form: Any, change: bool
-    ) -> None:
-        super().save_model(request, obj, form, change)
-        self.message_user(request, RULES_NOT_APPLIED, messages.INFO)
 
 
 @admin.register(ImportMapping)

@@ -3,7 +3,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from leads.models import Activity, Lead, ScoringRule, ScoringSettings, Source, SourceToken
@@ -16,6 +15,7 @@ from leads.scoring import (
 )
 
 PREVIEW_DAYS = 90
+PREVIEW_BATCH_SIZE = 2000
 
 
 def source_for_token(*, token: str) -> Source | None:
@@ -65,6 +65,10 @@ class ScoringPreview:
     weekly_capacity: int
 
     @property
+    def difference(self) -> int:
+        return self.would_qualify - self.qualify_now
+
+    @property
     def weekly_volume(self) -> float:
         return self.would_qualify * 7 / self.days
 
@@ -73,9 +77,31 @@ class ScoringPreview:
         return self.qualify_now * 7 / self.days
 
     @property
+    def weekly_difference(self) -> float:
+        return self.weekly_volume - self.weekly_volume_now
+
+    @property
     def capacity_share(self) -> float | None:
         """Projected weekly MQLs as a share of what the reps can take; above 1 is overload."""
         return self.weekly_volume / self.weekly_capacity if self.weekly_capacity else None
+
+    @property
+    def capacity_share_now(self) -> float | None:
+        return self.weekly_volume_now / self.weekly_capacity if self.weekly_capacity else None
+
+    @property
+    def capacity_percent(self) -> int | None:
+        share = self.capacity_share
+        return None if share is None else round(100 * share)
+
+    @property
+    def capacity_percent_now(self) -> int | None:
+        share = self.capacity_share_now
+        return None if share is None else round(100 * share)
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.weekly_volume > self.weekly_capacity
 
 
 def scoring_preview(
@@ -88,19 +114,26 @@ def scoring_preview(
 ) -> ScoringPreview:
     """How many leads of the last `days` would have been MQL under `rules` and the given
     thresholds, against how many qualify under the saved ones, and the weekly volume that
-    implies against the team's weekly capacity. Writes nothing."""
-    from leads.services import scorer_current
-    from reps.models import Rep
+    implies against the team's weekly capacity. Writes nothing.
+
+    Every lead is scored as of `now` under both sets of rules, so that the two counts differ
+    only by the change. A fixed number of queries per batch of leads, whatever their number.
+    """
+    from leads.services import customer_domains
+    from reps.selectors import rep_weekly_capacity_total
 
     now = now or timezone.now()
-    proposed = Scorer(rules=rules, now=now)
-    current = scorer_current(now=now)
+    domains = customer_domains()
+    proposed = Scorer(rules=rules, now=now, customer_domains=domains)
+    current = Scorer(
+        rules=ScoringRule.objects.filter(active=True), now=now, customer_domains=domains
+    )
     saved = ScoringSettings.current()
     ids = Lead.objects.filter(created_at__gte=now - timedelta(days=days)).values_list(
         "pk", flat=True
     )
     leads = would = qualify_now = 0
-    for batch in lead_facts_in_batches(lead_ids=ids, batch_size=2000):
+    for batch in lead_facts_in_batches(lead_ids=ids, batch_size=PREVIEW_BATCH_SIZE):
         for facts, activities in batch:
             leads += 1
             would += proposed.score(facts, activities).qualifies(
@@ -109,11 +142,10 @@ def scoring_preview(
             qualify_now += current.score(facts, activities).qualifies(
                 threshold=saved.mql_threshold, fit_minimum=saved.fit_minimum
             )
-    capacity = Rep.objects.active().aggregate(total=Sum("weekly_capacity"))["total"] or 0
     return ScoringPreview(
         days=days,
         leads=leads,
         would_qualify=would,
         qualify_now=qualify_now,
-        weekly_capacity=capacity,
+        weekly_capacity=rep_weekly_capacity_total(),
     )

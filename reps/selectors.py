@@ -291,9 +291,13 @@ def mql_volume_projection(*, now: datetime, weeks: int = 4) -> MqlProjection:
         start = (this_week - timedelta(weeks=back)).date()
         year, number, _ = start.isocalendar()
         weekly.append((f"{year}-W{number:02d}", by_week.get(start, 0)))
-    capacity = Rep.objects.active().aggregate(total=Sum("weekly_capacity"))["total"] or 0
     return MqlProjection(
         weekly=weekly,
         per_week=sum(count for _, count in weekly) / weeks,
-        capacity=capacity,
+        capacity=rep_weekly_capacity_total(),
     )
+
+
+def rep_weekly_capacity_total() -> int:
+    """New leads the active reps can take in a week, all together."""
+    return Rep.objects.active().aggregate(total=Sum("weekly_capacity"))["total"] or 0
