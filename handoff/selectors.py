@@ -15,15 +15,19 @@ from handoff.models import (
 )
 
 
-def handoff_ids_due_for_check(*, now: datetime, after_id: int = 0, limit: int) -> list[int]:
+def handoff_ids_due_for_check(
+    *, now: datetime, after_id: int = 0, limit: int, lock: bool = False
+) -> list[int]:
     """Open handoffs whose next SLA check has come, in id order so that a sweep can page
-    through them. Served by the partial index on next_check_at."""
-    return list(
-        Handoff.objects.open()
-        .filter(next_check_at__lte=now, pk__gt=after_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    through them. Served by the partial index on next_check_at.
+
+    With `lock`, call it inside a transaction: the rows found stay locked until it ends, and
+    rows another transaction holds (a check in progress, a rep's action) are skipped.
+    """
+    due = Handoff.objects.open().filter(next_check_at__lte=now, pk__gt=after_id).order_by("pk")
+    if lock:
+        due = due.select_for_update(skip_locked=True)
+    return list(due.values_list("pk", flat=True)[:limit])
 
 
 def mql_waiting_ids(*, limit: int) -> list[int]:

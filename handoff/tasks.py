@@ -2,12 +2,10 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
 
 from handoff.delivery import deliveries_due, delivery_for_email, delivery_send
 from handoff.services import handoff_sla_check, handoffs_sla_sweep, leads_assign_waiting
-
-# A queued check that waited longer than this is dropped: the next sweep queues it again.
-SWEEP_EXPIRES_SECONDS = 600
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +21,11 @@ def sweep_overdue_handoffs() -> int:
 
     def queue(ids: list[int]) -> None:
         for offset in range(0, len(ids), CHECK_CHUNK_SIZE):
+            # A check still queued when its lease ends is dropped: the sweep hands those
+            # handoffs out again by then.
             check_handoffs_sla.apply_async(
-                args=[ids[offset : offset + CHECK_CHUNK_SIZE]], expires=SWEEP_EXPIRES_SECONDS
+                args=[ids[offset : offset + CHECK_CHUNK_SIZE]],
+                expires=settings.SLA_CHECK_LEASE_SECONDS,
             )
 
     return handoffs_sla_sweep(check=queue)

@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +30,6 @@ from leads.services import lead_lock
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 500
-CHECK_LEASE = timedelta(minutes=5)
 NO_RESPONSE_REASON = "no-response"
 NO_RESPONSE_NOTE = "No first response within the SLA, its reminders and escalations."
 SLA_REASSIGN_REASON = "No first response within the SLA: reassigned by the escalation chain."
@@ -249,25 +249,21 @@ def handoffs_sla_sweep(*, now: datetime | None = None, check=None) -> int:  # no
     SWEEP_BATCH_SIZE ids; returns how many handoffs were handed out.
 
     `check` receives each batch of ids; by default the batch is checked here, and the beat
-    task passes a function that queues the batch for the workers instead.
+    task passes a function that queues the batch for the workers instead. Each batch costs
+    two queries whatever the size of the table: the keyset page of due ids, and their claim.
     """
     started = time.monotonic()
     now = now or timezone.now()
     handed_out = 0
     after_id = 0
     while True:
-        ids = handoff_ids_due_for_check(now=now, after_id=after_id, limit=SWEEP_BATCH_SIZE)
+        ids = _claim_due_batch(now=now, after_id=after_id)
         if not ids:
             break
         if check is None:
             for handoff_id in ids:
                 handoff_sla_check(handoff_id=handoff_id, now=now)
         else:
-            # Claim the batch before queueing it: the next sweep will not queue these again
-            # while they wait, yet a check lost with its worker comes due once the lease ends.
-            Handoff.objects.filter(pk__in=ids, next_check_at__lte=now).update(
-                next_check_at=now + CHECK_LEASE
-            )
             check(ids)
         handed_out += len(ids)
         after_id = ids[-1]
@@ -275,3 +271,22 @@ def handoffs_sla_sweep(*, now: datetime | None = None, check=None) -> int:  # no
         "sla sweep done handoffs=%s elapsed_ms=%d", handed_out, (time.monotonic() - started) * 1000
     )
     return handed_out
+
+
+def _claim_due_batch(*, now: datetime, after_id: int) -> list[int]:
+    """Claim the next batch of due handoffs by pushing their next check out by the lease.
+
+    A claimed handoff is not handed out again, by this sweep or by one that another beat
+    started at the same time, until its check has run or the lease has ended; so a check
+    lost with its worker (killed, or its message dropped while the broker was down) comes
+    due again after the lease. Rows locked by a check in progress are skipped, not waited
+    for.
+    """
+    lease = timedelta(seconds=settings.SLA_CHECK_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = handoff_ids_due_for_check(
+            now=now, after_id=after_id, limit=SWEEP_BATCH_SIZE, lock=True
+        )
+        if ids:
+            Handoff.objects.filter(pk__in=ids).update(next_check_at=now + lease)
+    return ids

@@ -136,6 +136,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat sweeps for handoffs past their deadline. A minute in production; tests that
 # run a real beat shorten it.
 SLA_SWEEP_SECONDS = env.float("HANDOFF_SLA_SWEEP_SECONDS", default=60.0)
+# A handoff handed out for a check is not handed out again for this long: a check lost with
+# its worker or its queued message comes due once more when the lease ends. It must outlast
+# a check chunk's wait in the queue plus its run; the fault tests shorten it.
+SLA_CHECK_LEASE_SECONDS = env.float("HANDOFF_SLA_CHECK_LEASE_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE = {
     # MQLs that found nobody (all away or full) are offered again as reps free up.
     "assign-waiting-leads": {

@@ -112,6 +112,23 @@ def test_second_sweep_adds_nothing(rep, django_capture_on_commit_callbacks):
     assert len(mail.outbox) == sent
 
 
+def test_a_handoff_handed_to_a_lost_check_comes_due_again_when_the_lease_ends(rep):
+    # The batch goes to a check that never runs, as when its worker is killed.
+    handoff = handed_off(rep)
+    lost: list[list[int]] = []
+    lease = timedelta(seconds=settings.SLA_CHECK_LEASE_SECONDS)
+
+    first = escalation.handoffs_sla_sweep(now=DUE, check=lost.append)
+    within_lease = escalation.handoffs_sla_sweep(now=DUE + lease / 2, check=lost.append)
+    after_lease = escalation.handoffs_sla_sweep(now=DUE + lease, check=lost.append)
+
+    assert (first, within_lease, after_lease) == (1, 0, 1)
+    assert lost == [[handoff.pk], [handoff.pk]]
+    handoff.refresh_from_db()
+    assert handoff.next_check_at == DUE + 2 * lease
+    assert not Escalation.objects.exists()
+
+
 def test_sweep_before_the_warning_leaves_the_handoff_untouched(
     rep, django_capture_on_commit_callbacks
 ):
