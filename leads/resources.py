@@ -280,6 +280,10 @@ class LeadResource(resources.ModelResource):
             result.increment_row_result_total(row_result)
             # Unchanged leads are listed too, so that the preview accounts for every row.
             result.append_row_result(row_result)
+        # The totals count rows, as django-import-export's do, so that new + update + skip
+        # is the file's row count: a duplicate row merged into an earlier one and a blank row
+        # add no lead of their own, and are skipped.
+        result.totals[RowResult.IMPORT_TYPE_SKIP] += self.report.merged + self.report.skipped
         return result
 
 
@@ -304,12 +308,17 @@ class HubSpotLeadResource(LeadResource):
 
 
 def _add_errors(result: Result, report: ImportReport) -> None:
+    """One invalid row per row of the file, holding all of that row's errors, so that the
+    invalid count is a count of rows."""
+    by_row: dict[int, dict[str, list[str]]] = {}
     for error in report.errors:
         if error.row is None:
             result.append_base_error(Error(ValueError(error.message)))
             continue
         field = error.column or NON_FIELD_ERRORS
         message = error.message if error.column else str(error)
-        result.append_invalid_row(
-            error.row, {"Rows": str(error.row)}, ValidationError({field: [message]})
-        )
+        by_row.setdefault(error.row, {}).setdefault(field, []).append(message)
+    for row, errors in sorted(by_row.items()):
+        result.append_invalid_row(row, {"Rows": str(row)}, ValidationError(errors))
+    # Every row with an error counts, including those beyond the errors a report keeps.
+    result.totals[RowResult.IMPORT_TYPE_INVALID] = max(report.rows_with_errors, len(by_row))

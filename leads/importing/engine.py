@@ -486,8 +486,16 @@ class ImportRun:
     def _bulk_create(self, new: list[PlannedLead]) -> None:
         leads = [self._new_lead(planned) for planned in new]
         Lead.objects.bulk_create(leads, batch_size=WRITE_BATCH_SIZE)
+        # bulk_create stamps created_at with the time of the insert whatever the instance
+        # held, so the file's Created Dates are written back after it.
+        dated: list[Lead] = []
         for planned, lead in zip(new, leads, strict=True):
             planned.lead_id = lead.pk
+            if planned.created:
+                lead.created_at = self._created_at(planned)
+                dated.append(lead)
+        if dated:
+            Lead.objects.bulk_update(dated, ["created_at"], batch_size=WRITE_BATCH_SIZE)
 
     def _new_lead(self, planned: PlannedLead) -> Lead:
         return Lead(**self._lead_values(planned))
@@ -499,7 +507,13 @@ class ImportRun:
             "canonical_email": canonical_email(planned.fields.get("email", "")),
             "attributes": planned.attributes,
             "source_id": source.pk if source else None,
+            "created_at": self._created_at(planned),
         }
+
+    def _created_at(self, planned: PlannedLead) -> datetime:
+        """A new lead keeps the date its source system created it; a date after the import
+        (a clock or time zone gone wrong) would put the lead in the future, so it is capped."""
+        return min(planned.created, self.now) if planned.created else self.now
 
     def _copy(self, new: list[PlannedLead]) -> None:
         """Send the new leads and their activities by COPY, scored before they go.

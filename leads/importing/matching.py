@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -40,6 +41,8 @@ class PlannedLead:
     attributes: dict[str, Any]
     source_name: str
     activities: dict[tuple, PlannedActivity]
+    # When the source system created the lead (a Created Date column), if the file says.
+    created: datetime | None = None
     lead: Lead | None = None
     # Where the lead stands: "new", "existing" (a lead Handoff had), or "repeat" (a lead an
     # earlier batch of the same file created or matched).
@@ -58,6 +61,7 @@ class PlannedLead:
             attributes=dict(row.attributes),
             source_name=row.source_name,
             activities={activity.key(): activity for activity in row.activities},
+            created=row.created,
         )
 
     @property
@@ -84,6 +88,7 @@ class PlannedLead:
         for key, value in other.attributes.items():
             self.attributes.setdefault(key, value)
         self.source_name = self.source_name or other.source_name
+        self.created = self.created or other.created
         for activity in activities:
             self.activities.setdefault(activity.key(), activity)
 
