@@ -16,6 +16,8 @@ from leads import criteria
 from leads.models import Activity, Lead, RuleCategory, ScoringRule
 
 SECONDS_PER_DAY = 86400
+MICROSECONDS_PER_SECOND = 1_000_000
+MAX_REMEMBERED_ANSWERS = 10_000
 
 
 class LeadFacts(NamedTuple):
@@ -58,6 +60,11 @@ class ActivityFacts(NamedTuple):
 
 ACTIVITY_FACT_COLUMNS = ("lead_id", "pk", "kind", "detail", "quantity", "occurred_at")
 
+# An activity as the engine works on it: (pk, kind, detail, quantity, age in days, occurred_at
+# in ISO 8601). `activity_row` makes one from a model or ActivityFacts; the bulk reader on
+# PostgreSQL makes them from one aggregated query, without building datetimes.
+ActivityRow = tuple[int, str, str, int, float, str]
+
 
 @dataclass(frozen=True)
 class ScoreResult:
@@ -84,6 +91,9 @@ class _PreparedRule:
     name: str
     points: int
     disqualifier: bool
+    # Fit rules: earlier answers by lead value. Many leads share a title or a domain kind, and
+    # a pattern search costs more than a lookup.
+    answers: dict[tuple[type, Any], bool] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rule: ScoringRule, test: Callable[[Any], bool] | None) -> _PreparedRule:
@@ -95,6 +105,36 @@ class _PreparedRule:
             points=rule.points,
             disqualifier=rule.disqualifier,
         )
+
+    def matches(self, raw: Any) -> bool:
+        # The type is part of the key: True and 1 are equal keys but different answers.
+        try:
+            key = (type(raw), raw)
+            answer = self.answers.get(key)
+        except TypeError:
+            return self.test(raw)
+        if answer is None:
+            answer = self.test(raw)
+            if len(self.answers) < MAX_REMEMBERED_ANSWERS:
+                self.answers[key] = answer
+        return answer
+
+
+def activity_row(activity: Activity | ActivityFacts, now: datetime) -> ActivityRow:
+    occurred_at = activity.occurred_at
+    return (
+        activity.pk,
+        activity.kind,
+        activity.detail,
+        activity.quantity,
+        age_in_days((now - occurred_at).total_seconds()),
+        occurred_at.isoformat(),
+    )
+
+
+def age_in_days(seconds: float) -> float:
+    """An activity's age from the seconds since it happened; the future counts as now."""
+    return max(seconds, 0.0) / SECONDS_PER_DAY
 
 
 FIT = RuleCategory.FIT.value
@@ -124,10 +164,20 @@ class Scorer:
                 self.fit_rules.append(_PreparedRule.of(rule, test))
             else:
                 self.behaviour_rules.append(_PreparedRule.of(rule, None))
+        # Behaviour rules by the activity kind they count: a lead's activities are grouped by
+        # kind once, and only the kinds it has are looked at.
+        self.behaviour_kinds = frozenset(
+            prepared.rule.activity_kind for prepared in self.behaviour_rules
+        )
 
     def score(
         self, lead: Lead | LeadFacts, activities: Sequence[Activity | ActivityFacts]
     ) -> ScoreResult:
+        now = self.now
+        return self.score_rows(lead, [activity_row(activity, now) for activity in activities])
+
+    def score_rows(self, lead: Lead | LeadFacts, activities: Sequence[ActivityRow]) -> ScoreResult:
+        """Score a lead whose activities are already rows (see ActivityRow), newest first."""
         breakdown: list[dict[str, Any]] = []
         disqualified_by = ""
         fit = 0
@@ -141,7 +191,7 @@ class Scorer:
                 else:
                     values[field_name] = criteria.lead_value(lead, field_name)
             raw = values[field_name]
-            if not prepared.test(raw):
+            if not prepared.matches(raw):
                 continue
             fit += prepared.points
             if prepared.disqualifier and not disqualified_by:
@@ -160,35 +210,29 @@ class Scorer:
 
         engagement = 0
         if activities and self.behaviour_rules:
-            # Each activity's age and timestamp text are worked out once, however many rules
-            # count it.
-            by_kind: dict[str, list[tuple[Activity | ActivityFacts, float, str]]] = {}
-            now = self.now
+            kinds = self.behaviour_kinds
+            by_kind: dict[str, list[ActivityRow]] = {}
             for activity in activities:
-                occurred_at = activity.occurred_at
-                age_days = max((now - occurred_at).total_seconds(), 0.0) / SECONDS_PER_DAY
-                by_kind.setdefault(activity.kind, []).append(
-                    (activity, age_days, occurred_at.isoformat())
-                )
-            for prepared in self.behaviour_rules:
-                matching = by_kind.get(prepared.rule.activity_kind)
-                if not matching:
-                    continue
-                entry = self._score_behaviour(prepared, matching)
-                if entry is None:
-                    continue
-                engagement += entry["points"]
-                if prepared.disqualifier and not disqualified_by:
-                    disqualified_by = prepared.name
-                breakdown.append(entry)
+                if activity[1] in kinds:
+                    by_kind.setdefault(activity[1], []).append(activity)
+            if by_kind:
+                for prepared in self.behaviour_rules:
+                    matching = by_kind.get(prepared.rule.activity_kind)
+                    if not matching:
+                        continue
+                    entry = self._score_behaviour(prepared, matching)
+                    if entry is None:
+                        continue
+                    engagement += entry["points"]
+                    if prepared.disqualifier and not disqualified_by:
+                        disqualified_by = prepared.name
+                    breakdown.append(entry)
         return ScoreResult(
             fit=fit, engagement=engagement, breakdown=breakdown, disqualified_by=disqualified_by
         )
 
     def _score_behaviour(
-        self,
-        prepared: _PreparedRule,
-        activities: list[tuple[Activity | ActivityFacts, float, str]],
+        self, prepared: _PreparedRule, activities: list[ActivityRow]
     ) -> dict[str, Any] | None:
         """Points for one rule from the lead's activities of the rule's kind."""
         rule = prepared.rule
@@ -198,20 +242,20 @@ class Scorer:
         window = rule.window_days
         half_life = rule.half_life_days
         points = prepared.points
-        for activity, age_days, occurred_iso in activities:
-            if needle and needle not in activity.detail.casefold():
+        for pk, kind, detail, quantity, age_days, occurred_iso in activities:
+            if needle and needle not in detail.casefold():
                 continue
             if window and age_days > window:
                 continue
             weight = 0.5 ** (age_days / half_life) if half_life else 1.0
-            earned = points * activity.quantity * weight
+            earned = points * quantity * weight
             raw_total += earned
             items.append(
                 {
-                    "activity_id": activity.pk,
-                    "kind": activity.kind,
+                    "activity_id": pk,
+                    "kind": kind,
                     "occurred_at": occurred_iso,
-                    "quantity": activity.quantity,
+                    "quantity": quantity,
                     "points": round(earned, 2),
                 }
             )

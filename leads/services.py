@@ -4,7 +4,9 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import orjson
@@ -27,14 +29,16 @@ from leads.models import (
     Stage,
     bant_missing,
 )
-from leads.scoring import Scorer, ScoreResult
-from leads.selectors import lead_facts_in_batches
+from leads.scoring import ActivityRow, LeadFacts, Scorer, ScoreResult
+from leads.selectors import lead_score_rows_in_batches
 
 logger = logging.getLogger(__name__)
 
 # A lead becomes MQL at most this many times: once, and once more after being recycled.
 MAX_MQL_QUALIFICATIONS = 2
 RESCORE_BATCH_SIZE = 2000
+# Batches scored ahead of the writer in a bulk pass: bounds the memory held.
+RESCORE_WRITES_AHEAD = 2
 
 TRANSITION_REFUSED = "A lead in stage '{stage}' cannot be moved by '{transition}'."
 SQL_MISSING = "This lead cannot become SQL yet. Missing: {missing}."
@@ -136,13 +140,49 @@ def leads_rescore(
     now = now or timezone.now()
     scorer = scorer_current(now=now)
     ids = list(lead_ids)
-    for batch in lead_facts_in_batches(lead_ids=ids, batch_size=batch_size):
-        scored = [(facts.pk, scorer.score(facts, activities)) for facts, activities in batch]
-        _write_scores(scored, now)
+    batches = lead_score_rows_in_batches(lead_ids=ids, batch_size=batch_size, now=now)
+    if (
+        len(ids) > batch_size
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    ):
+        _rescore_overlapped(batches, scorer=scorer, now=now)
+    else:
+        for batch in batches:
+            scored = [(facts.pk, scorer.score_rows(facts, rows)) for facts, rows in batch]
+            _write_scores(scored, now)
     logger.info(
         "leads rescored count=%s elapsed_ms=%d", len(ids), (time.monotonic() - started) * 1000
     )
     return len(ids)
+
+
+def _rescore_overlapped(
+    batches: Iterator[list[tuple[LeadFacts, list[ActivityRow]]]], *, scorer: Scorer, now: datetime
+) -> None:
+    """Score each batch while the previous one is written by a thread of its own.
+
+    The write is mostly the database's work, so a bulk pass keeps a second core busy. The
+    thread has its own connection and each batch commits on its own, as in the plain loop,
+    which is why callers inside a transaction never come here. At most two batches wait.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescore-writer") as writer:
+        pending: deque[Future] = deque()
+        try:
+            for batch in batches:
+                scored = [(facts.pk, scorer.score_rows(facts, rows)) for facts, rows in batch]
+                if len(pending) == RESCORE_WRITES_AHEAD:
+                    pending.popleft().result()
+                pending.append(writer.submit(_write_scores, scored, now))
+            while pending:
+                pending.popleft().result()
+        finally:
+            writer.submit(_close_connection).result()
+
+
+def _close_connection() -> None:
+    # Looked up where it runs: in the writer thread, this closes that thread's connection.
+    connection.close()
 
 
 def _write_scores(scored: list[tuple[int, ScoreResult]], now: datetime) -> None:
