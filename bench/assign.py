@@ -62,12 +62,14 @@ def _throwaway_broker(folder: str) -> None:
 
     if settings.REDIS_URL:
         return
-    for name in ("out", "processed"):
+    for name in ("out", "processed", "control"):
         os.makedirs(os.path.join(folder, name))
     app.conf.broker_transport_options = {
         "data_folder_in": os.path.join(folder, "out"),
         "data_folder_out": os.path.join(folder, "out"),
         "processed_folder": os.path.join(folder, "processed"),
+        # Without it kombu writes its control files into the working directory.
+        "control_folder": os.path.join(folder, "control"),
         "store_processed": False,
     }
 

@@ -5,12 +5,14 @@ of a running install, and load rows with COPY so that set-up time does not drown
 measurement.
 """
 
+import json
 import os
 import resource
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,40 @@ def copy_rows(table: str, columns: list[str], rows: Iterator[tuple]) -> int:
             copy.write_row(row)
             count += 1
     return count
+
+
+def lead_columns() -> list[str]:
+    """Every column of the lead table but the id: COPY bypasses Django's defaults, so each
+    row gives them all, whatever columns other features add."""
+    from leads.models import Lead
+
+    return [field.column for field in Lead._meta.concrete_fields if not field.primary_key]
+
+
+def lead_defaults(now: datetime) -> dict:
+    """A value for each lead column a bench row does not set: the field's default, else
+    empty text or NULL."""
+    from leads.models import Lead
+
+    values = {}
+    for field in Lead._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        elif field.has_default():
+            value = field.get_default()
+        elif field.null:
+            value = None
+        else:
+            value = ""
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        elif hasattr(value, "value"):
+            # A TextChoices member: COPY writes its value.
+            value = value.value
+        values[field.column] = value
+    return values
 
 
 @contextmanager

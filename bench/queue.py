@@ -11,7 +11,6 @@ cores. Target: p95 at most 50 ms.
 """
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -19,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 
-from bench.common import copy_rows, report, setup_django, timed
+from bench.common import copy_rows, lead_columns, lead_defaults, report, setup_django, timed
 
 TARGET_P95_MS = 50
 OPEN_PER_REP = 200
@@ -33,40 +32,6 @@ STAGE_AFTER = {
     "rejected": ["recycled", "disqualified"],
     "returned": ["recycled"],
 }
-
-
-def _lead_columns() -> list[str]:
-    """Every column of the lead table but the id: COPY bypasses Django's defaults, so each
-    row gives them all, whatever columns other features add."""
-    from leads.models import Lead
-
-    return [field.column for field in Lead._meta.concrete_fields if not field.primary_key]
-
-
-def _lead_defaults(now: datetime) -> dict:
-    """A value for each lead column a bench row does not set: the field's default, else
-    empty text or NULL."""
-    from leads.models import Lead
-
-    values = {}
-    for field in Lead._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            value = now
-        elif field.has_default():
-            value = field.get_default()
-        elif field.null:
-            value = None
-        else:
-            value = ""
-        if isinstance(value, dict | list):
-            value = json.dumps(value)
-        elif hasattr(value, "value"):
-            # A TextChoices member: COPY writes its value.
-            value = value.value
-        values[field.column] = value
-    return values
 
 
 def _planner(*, leads: int, reps: int, now: datetime):  # noqa: ANN202
@@ -133,8 +98,8 @@ def _load(*, leads: int, reps: int, now: datetime, rng: random.Random) -> list:
         Source.objects.create(name=name, slug=name.lower().replace(" ", "-")).pk for name in SOURCES
     ]
 
-    columns = _lead_columns()
-    defaults = _lead_defaults(now)
+    columns = lead_columns()
+    defaults = lead_defaults(now)
     plan = _planner(leads=leads, reps=reps, now=now)
 
     def lead_rows():  # noqa: ANN202
