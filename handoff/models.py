@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.template.defaultfilters import pluralize
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 # The protocol's ceiling: no policy may give a rep more than this to respond.
@@ -71,7 +72,8 @@ class SlaPolicy(models.Model):
         verbose_name_plural = "SLA policies"
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.first_response_hours} business hours"
+        hours = self.first_response_hours
+        return f"{self.name}: {hours} business hour{pluralize(hours)}"
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError

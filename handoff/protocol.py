@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 
@@ -192,7 +193,11 @@ def _policy_line(policy: SlaPolicy) -> PolicyLine:
         hours = getattr(policy, name)
         if hours is None:
             continue
-        when = "at the deadline" if hours == 0 else f"{hours} business hours after the deadline"
+        when = (
+            "at the deadline"
+            if hours == 0
+            else f"{hours} business hour{pluralize(hours)} after the deadline"
+        )
         escalation.append(f"{when}: {action}")
     if policy.cadence_attempts:
         escalation.append(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 
@@ -63,7 +64,7 @@ def handoff_assign(
     # Everything that does not depend on the rep is read before routing locks the reps.
     policy = sla_policy_for(lead=lead)
     days_off = company_days_off()
-    decision = rep_route(lead=lead, now=now)
+    decision = rep_route(lead=lead, now=now, days_off=days_off)
     if decision.rep is None:
         logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
         _alert_managers_nobody_eligible()
@@ -109,7 +110,7 @@ def handoff_open(
         kind=HandoffEvent.Kind.ASSIGNED,
         actor=actor,
         to_state=handoff.state,
-        note=f"first response due within {hours} business hours",
+        note=f"first response due within {hours} business hour{pluralize(hours)}",
     )
     notification_create(
         recipient=rep.user,
