@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "handoff.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "handoff.urls"

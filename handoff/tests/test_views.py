@@ -650,3 +650,25 @@ def test_queue_rows_escape_what_leads_and_sources_carry(client):
     assert "<b>Bold" not in content
     assert "<img src=x" not in content
     assert "<script>alert(2)" not in content
+
+
+def test_opening_an_action_address_in_the_browser_explains_instead_of_a_blank_page(client):
+    handoff = HandoffFactory()
+    client.force_login(handoff.rep.user)
+
+    response = client.get(reverse("handoff-accept", args=[handoff.pk]))
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert b"Nothing was changed" in response.content
+    assert Handoff.objects.get(pk=handoff.pk).state == handoff.state
+
+
+def test_a_refused_method_from_htmx_keeps_its_empty_body(client):
+    handoff = HandoffFactory()
+    client.force_login(handoff.rep.user)
+
+    response = client.get(reverse("handoff-accept", args=[handoff.pk]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 405
+    assert response.content == b""
