@@ -8,6 +8,7 @@ and scores name their activities, before anything is sent.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -54,12 +55,15 @@ class RowTemplate:
             else:
                 self.defaults[field.attname] = field.get_default()
 
-    def row(self, values: Mapping[str, Any]) -> list[Any]:
-        row = []
-        for name in self.attnames:
-            value = values.get(name, self.defaults[name])
-            row.append(Jsonb(value) if name in self.json else value)
-        return row
+        # Picks the columns out of a row's values in order, in C: a row is built per lead
+        # and per activity, a hundred thousand times for a large file.
+        self._pick = operator.itemgetter(*self.attnames)
+
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        merged = {**self.defaults, **values}
+        for name in self.json:
+            merged[name] = Jsonb(merged[name])
+        return self._pick(merged)
 
 
 def rows_copy(template: RowTemplate, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -191,7 +191,11 @@ def _ids_by_key(
                         target.setdefault(key, lead_id)
         return by_email, by_folded, by_external_id
     for chunk in chunks(emails, LOOKUP_BATCH_SIZE):
-        rows = Lead.objects.filter(canonical_email__in=chunk).order_by("pk")
+        rows = (
+            Lead.objects.filter(canonical_email__in=chunk)
+            .exclude(canonical_email="")
+            .order_by("pk")
+        )
         for key, lead_id in rows.values_list("canonical_email", "pk"):
             by_email.setdefault(key, lead_id)
     for chunk in chunks(folded, LOOKUP_BATCH_SIZE):
@@ -211,8 +215,12 @@ def _ids_by_key(
     return by_email, by_folded, by_external_id
 
 
+# Served by the partial unique index lead_unique_canonical_email. The planner uses a partial
+# index only when the query implies its condition, and cannot tell that an array parameter
+# holds no blank: without `<> ''` every batch scans the whole table, growing with the import.
 _CANONICAL_SQL = (
-    "SELECT canonical_email, id FROM leads_lead WHERE canonical_email = ANY(%s) ORDER BY id"
+    "SELECT canonical_email, id FROM leads_lead WHERE canonical_email <> '' "
+    "AND canonical_email = ANY(%s) ORDER BY id"
 )
 # Served by the partial index lead_email_uncanonical.
 _FOLDED_SQL = (
