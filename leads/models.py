@@ -1,10 +1,16 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, StrIndex, Substr, Upper
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from leads import criteria
+
+
+def email_domain_expression(field: str = "email") -> Lower:
+    """The part of an email after its first "@", lowercased, as SQL that the lead_email_domain
+    index serves. Routing finds the other leads of an account by it."""
+    return Lower(Substr(field, StrIndex(field, models.Value("@")) + 1))
 
 
 class Source(models.Model):
@@ -148,6 +154,10 @@ class Lead(FSMModelMixin, models.Model):
                 condition=models.Q(canonical_email=""),
                 name="lead_email_uncanonical",
             ),
+            # Routing looks for the rep who already works a lead's account at every
+            # assignment: by email domain and by company name (reps.selectors.account_owner_for).
+            models.Index(email_domain_expression(), name="lead_email_domain"),
+            models.Index(Upper("company"), name="lead_company_upper"),
         ]
         constraints = [
             # One lead per person. Empty values are left out: leads without an email, and

@@ -9,7 +9,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncWeek
 
 from leads.criteria import email_domain_kind, split_choices
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import Lead, LeadEvent, Stage, email_domain_expression
 from reps.models import Rep, RoutingRule
 
 
@@ -27,9 +27,14 @@ def rep_assigned_this_week(*, reps: Sequence[Rep], now: datetime) -> dict[int, i
 
     if not reps:
         return {}
-    since_monday = Q()
+    # Reps who share a timezone share a Monday, so the condition has one branch per
+    # timezone in use, not one per rep: routing asks this at every pick.
+    by_timezone: dict[str, list[int]] = {}
     for rep in reps:
-        since_monday |= Q(rep_id=rep.pk, assigned_at__gte=week_start(at=now, tz=rep.timezone))
+        by_timezone.setdefault(rep.timezone, []).append(rep.pk)
+    since_monday = Q()
+    for tz, rep_ids in by_timezone.items():
+        since_monday |= Q(rep_id__in=rep_ids, assigned_at__gte=week_start(at=now, tz=tz))
     rows = (
         Handoff.objects.filter(since_monday)
         .order_by()
@@ -88,13 +93,16 @@ def account_owner_for(*, lead: Lead) -> Rep | None:
     same_account = Q()
     domain = lead.email_domain
     if domain and email_domain_kind(domain) == "company":
-        same_account |= Q(lead__email__iendswith=f"@{domain}")
+        # Compared through the expression that the lead_email_domain index holds: a suffix
+        # match would read every open lead at every assignment.
+        same_account |= Q(lead_domain=domain, lead__email__contains="@")
     if lead.company.strip():
         same_account |= Q(lead__company__iexact=lead.company.strip())
     if not same_account:
         return None
     handoff = (
-        Handoff.objects.filter(same_account, lead__stage__in=OWNED_STAGES)
+        Handoff.objects.annotate(lead_domain=email_domain_expression("lead__email"))
+        .filter(same_account, lead__stage__in=OWNED_STAGES)
         .exclude(lead_id=lead.pk)
         .exclude(state__in=("rejected", "reassigned", "returned"))
         .select_related("rep")

@@ -12,9 +12,9 @@ first.
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
-from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from leads.models import Lead
@@ -34,10 +34,11 @@ class RoutingDecision:
     skipped: dict[int, str] = field(default_factory=dict)
 
 
-def _ineligible_reason(rep: Rep, *, now: datetime, loads: dict[int, int]) -> str | None:
+def _ineligible_reason(rep: Rep, *, loads: dict[int, int]) -> str | None:
+    """Why a rep loaded by _with_eligibility_data cannot take a lead now; None when they can."""
     if not rep.active or not rep.user.is_active:
         return "inactive"
-    if any(absence.covers(now) for absence in rep.absences.all()):
+    if rep.away:
         return "out of office"
     if not rep.working_periods.all():
         return "no working hours"
@@ -47,41 +48,45 @@ def _ineligible_reason(rep: Rep, *, now: datetime, loads: dict[int, int]) -> str
 
 
 def _with_eligibility_data(candidates: QuerySet[Rep], *, now: datetime) -> list[Rep]:
-    # Only absences still running matter to eligibility.
+    # Whether an absence covers `now` is asked of the database, so that only the reps and
+    # their shifts come back: two queries, whatever the number of absences.
+    away = Absence.objects.filter(rep_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
     return list(
         candidates.select_related("user")
+        .annotate(away=Exists(away))
         .order_by("pk")
-        .prefetch_related(
-            Prefetch("absences", queryset=Absence.objects.filter(ends_at__gt=now)),
-            "working_periods",
-        )
+        .prefetch_related("working_periods")
     )
 
 
-def _lock_credits(rep_ids: list[int]) -> dict[int, float]:
-    """Lock the reps' rows, in id order so that concurrent pickers queue rather than
-    deadlock, and read their round-robin credit as it is now."""
-    rows = (
-        Rep.objects.select_for_update()
-        .filter(pk__in=rep_ids)
-        .order_by("pk")
-        .values_list("pk", "routing_credit")
-    )
-    return dict(rows)
+def _read_credits(rep_ids: list[int], *, lock: bool) -> dict[int, float]:
+    """The reps' round-robin credit as it is now. With `lock`, their rows are locked first,
+    in id order so that concurrent pickers queue rather than deadlock."""
+    rows = Rep.objects.filter(pk__in=rep_ids).order_by("pk")
+    if lock:
+        rows = rows.select_for_update()
+    return dict(rows.values_list("pk", "routing_credit"))
 
 
 def rep_pick(
-    *, now: datetime | None = None, candidates: QuerySet[Rep] | None = None, dry_run: bool = False
+    *,
+    now: datetime | None = None,
+    candidates: QuerySet[Rep] | None = None,
+    dry_run: bool = False,
+    days_off: frozenset[date] | None = None,
 ) -> RoutingDecision:
     """Choose the next rep among `candidates` (default: all active reps) by weighted round robin.
 
     Must run inside a transaction. Eligibility is read first without locks; then only the
     eligible reps' rows are locked, their credits read and written, and the chosen rep's
     weekly load checked again under the lock, since a concurrent pick may have filled it.
-    The locks are held until the caller commits, so the caller should pick last. With
-    `dry_run` nothing is written, for the routing simulator.
+    The locks are held until the caller commits, so the caller should pick last and commit
+    soon after. With `dry_run` nothing is locked or written, for the routing simulator and
+    the import's "is anyone free" check. `days_off` saves a query when the caller has them.
     """
     now = now or timezone.now()
+    if days_off is None:
+        days_off = frozenset(CompanyDayOff.objects.values_list("day", flat=True))
     reps = _with_eligibility_data(
         candidates if candidates is not None else Rep.objects.active(), now=now
     )
@@ -89,7 +94,7 @@ def rep_pick(
     eligible: list[Rep] = []
     skipped: dict[int, str] = {}
     for rep in reps:
-        reason = _ineligible_reason(rep, now=now, loads=loads)
+        reason = _ineligible_reason(rep, loads=loads)
         if reason:
             skipped[rep.pk] = reason
         else:
@@ -98,7 +103,6 @@ def rep_pick(
     # Follow the sun: when some eligible reps are at work right now, the lead goes to one of
     # them, since its clock only runs in its rep's working hours. Reps off shift earn no
     # credit meanwhile, so they are not flooded when their day starts.
-    days_off = frozenset(CompanyDayOff.objects.values_list("day", flat=True))
     on_shift = [rep for rep in eligible if rep.calendar(days_off=days_off).is_open(now)]
     if on_shift and len(on_shift) < len(eligible):
         for rep in eligible:
@@ -107,7 +111,9 @@ def rep_pick(
         eligible = on_shift
 
     while eligible:
-        credits = _lock_credits([rep.pk for rep in eligible])
+        # The critical section starts here and ends at the caller's commit: it re-counts one
+        # rep's week only, since counting grows with the week's handoffs.
+        credits = _read_credits([rep.pk for rep in eligible], lock=not dry_run)
         total_weight = sum(rep.weekly_capacity for rep in eligible)
         for rep in eligible:
             rep.routing_credit = credits[rep.pk] + rep.weekly_capacity
@@ -144,6 +150,7 @@ def rep_route(
     now: datetime | None = None,
     dry_run: bool = False,
     exclude_rep_ids: Iterable[int] = (),
+    days_off: frozenset[date] | None = None,
 ) -> RoutingDecision:
     """Find the rep for a lead: the account owner if eligible, else the first matching rule.
 
@@ -155,9 +162,9 @@ def rep_route(
     owner = account_owner_for(lead=lead)
     if owner is not None and owner.pk not in excluded:
         (locked,) = _with_eligibility_data(Rep.objects.filter(pk=owner.pk), now=now)
-        _lock_credits([locked.pk])
+        _read_credits([locked.pk], lock=not dry_run)
         loads = rep_assigned_this_week(reps=[locked], now=now)
-        reason = _ineligible_reason(locked, now=now, loads=loads)
+        reason = _ineligible_reason(locked, loads=loads)
         if reason is None:
             if not dry_run:
                 Rep.objects.filter(pk=locked.pk).update(last_assigned_at=now)
@@ -169,7 +176,7 @@ def rep_route(
 
     rule = routing_rule_for(lead=lead)
     candidates = rule_candidates(rule).exclude(pk__in=excluded)
-    decision = rep_pick(now=now, candidates=candidates, dry_run=dry_run)
+    decision = rep_pick(now=now, candidates=candidates, dry_run=dry_run, days_off=days_off)
     decision.rule = rule
     decision.route = "rule" if rule else "all reps"
     decision.skipped = {**decision.skipped, **skipped_owner}
