@@ -99,11 +99,14 @@ class BusinessCalendar:
         return sorted(intervals)
 
     def open_intervals(self, since: datetime) -> Iterator[Interval]:
-        """Yield the open intervals from `since` on, in order, merged and clipped to `since`."""
+        """Yield the open intervals from `since` on, in order, clipped to `since`, with no
+        time in two of them. Each shift yields its own interval: shifts that meet (a day
+        shift and the night shift after it, or a calendar open around the clock) are not
+        joined, so that the search always moves on and each working day stays apart."""
         _require_aware(since)
         # Start a day early: an overnight shift from yesterday may still be open.
         day = since.astimezone(self.timezone).date() - timedelta(days=1)
-        pending: Interval | None = None
+        covered_until = since
         closed_streak = 0
         while True:
             intervals = self._intervals_of_day(day)
@@ -111,16 +114,13 @@ class BusinessCalendar:
             if closed_streak > MAX_CLOSED_DAYS:
                 raise CalendarError(f"no open hours for {MAX_CLOSED_DAYS} days after {day}")
             for start, end in intervals:
-                if end <= since:
+                # Shifts may overlap, such as last night's shift and this morning's: the
+                # time already yielded is cut from the later one.
+                start = max(start, covered_until)
+                if end <= start:
                     continue
-                start = max(start, since)
-                if pending is None:
-                    pending = (start, end)
-                elif start <= pending[1]:
-                    pending = (pending[0], max(pending[1], end))
-                else:
-                    yield pending
-                    pending = (start, end)
+                yield start, end
+                covered_until = end
             day += timedelta(days=1)
 
     def add(self, start: datetime, budget: timedelta) -> datetime:

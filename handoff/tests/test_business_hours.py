@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handoff.business_hours import BusinessCalendar, CalendarError, Shift
+from handoff.business_hours import END_OF_DAY, BusinessCalendar, CalendarError, Shift
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -207,9 +207,15 @@ ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asi
 def calendars(draw: st.DrawFn) -> BusinessCalendar:
     tz = ZoneInfo(draw(st.sampled_from(ZONES)))
     shifts = []
-    for weekday in draw(st.sets(st.integers(0, 6), min_size=1, max_size=7)):
+    # Up to two shifts a day, which may be split, overnight, overlapping, meeting end to start,
+    # or the whole day (00:00 to 23:59).
+    weekdays = draw(st.lists(st.integers(0, 6), min_size=1, max_size=14))
+    for weekday in weekdays:
+        if draw(st.integers(0, 9)) == 0:
+            shifts.append(Shift(weekday=weekday, start=time(0), end=END_OF_DAY))
+            continue
         start_minutes = draw(st.integers(0, 23 * 4)) * 15
-        length = draw(st.integers(1, 12 * 4)) * 15
+        length = draw(st.integers(1, 16 * 4)) * 15
         start = time(start_minutes // 60, start_minutes % 60)
         end_minutes = (start_minutes + length) % (24 * 60)
         end = time(end_minutes // 60, end_minutes % 60)
@@ -281,3 +287,40 @@ def test_add_days_skips_holidays():
     assert calendar.add_days(local(NEW_YORK, 2026, 12, 24, 9), 2) == local(
         NEW_YORK, 2026, 12, 28, 17
     )
+
+
+def around_the_clock(days: range = range(7)) -> BusinessCalendar:
+    return BusinessCalendar(timezone=NEW_YORK, shifts=tuple(weekdays(time(0), END_OF_DAY, days)))
+
+
+def test_a_calendar_open_around_the_clock_counts_every_hour():
+    calendar = around_the_clock()
+    start = local(NEW_YORK, 2026, 12, 3, 10)
+
+    assert calendar.add(start, timedelta(hours=100)) == start + timedelta(hours=100)
+    assert calendar.elapsed(start, start + timedelta(days=9)) == timedelta(days=9)
+    assert calendar.is_open(start)
+
+
+def test_whole_days_that_meet_still_count_as_separate_working_days():
+    # Monday to Friday, all day: three working days from Tuesday noon end on Thursday night.
+    calendar = around_the_clock(range(5))
+
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 1, 12), 3) == local(
+        NEW_YORK, 2026, 12, 4, 0
+    )
+    # From Saturday, the first working day is Monday.
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 5, 12), 1) == local(
+        NEW_YORK, 2026, 12, 8, 0
+    )
+
+
+def test_a_day_shift_and_the_night_shift_after_it_are_counted_once():
+    # 09:00-17:00 and 17:00-09:00 every weekday, with the night shift overlapping nothing.
+    shifts = weekdays(time(9), time(17)) + weekdays(time(17), time(9)) + weekdays(time(8), time(10))
+    calendar = BusinessCalendar(timezone=NEW_YORK, shifts=tuple(shifts))
+    monday_9 = local(NEW_YORK, 2026, 11, 30, 9)
+
+    # Monday 09:00 to Saturday 09:00 is open throughout, 120 hours, none counted twice.
+    assert calendar.elapsed(monday_9, monday_9 + timedelta(days=5)) == timedelta(hours=120)
+    assert calendar.add(monday_9, timedelta(hours=119)) == monday_9 + timedelta(hours=119)
