@@ -187,47 +187,47 @@ def _ids_by_key(
             ):
                 if keys:
                     cursor.execute(sql, [list(keys)])
-                    for key, lead_id in cursor.fetchall():
-                        target.setdefault(key, lead_id)
+                    _keep_oldest(target, cursor.fetchall())
         return by_email, by_folded, by_external_id
     for chunk in chunks(emails, LOOKUP_BATCH_SIZE):
-        rows = (
-            Lead.objects.filter(canonical_email__in=chunk)
-            .exclude(canonical_email="")
-            .order_by("pk")
-        )
-        for key, lead_id in rows.values_list("canonical_email", "pk"):
-            by_email.setdefault(key, lead_id)
+        rows = Lead.objects.filter(canonical_email__in=chunk).exclude(canonical_email="")
+        _keep_oldest(by_email, rows.values_list("canonical_email", "pk"))
     for chunk in chunks(folded, LOOKUP_BATCH_SIZE):
         # Served by the partial index on Lower("email") of leads without a canonical email.
         rows = (
             Lead.objects.annotate(email_folded=Lower("email"))
             .filter(canonical_email="", email_folded__in=chunk)
             .exclude(email="")
-            .order_by("pk")
         )
-        for key, lead_id in rows.values_list("email_folded", "pk"):
-            by_folded.setdefault(key, lead_id)
+        _keep_oldest(by_folded, rows.values_list("email_folded", "pk"))
     for chunk in chunks(external_ids, LOOKUP_BATCH_SIZE):
-        rows = Lead.objects.filter(external_id__in=chunk).order_by("pk")
-        for key, lead_id in rows.values_list("external_id", "pk"):
-            by_external_id.setdefault(key, lead_id)
+        rows = Lead.objects.filter(external_id__in=chunk)
+        _keep_oldest(by_external_id, rows.values_list("external_id", "pk"))
     return by_email, by_folded, by_external_id
+
+
+def _keep_oldest(target: dict[str, int], rows: Iterable[tuple[str, int]]) -> None:
+    """Record the smallest id per key. The lookups ask for no order: sorting by id would
+    tempt the planner into reading the whole table along its primary key."""
+    for key, lead_id in rows:
+        if lead_id < target.get(key, lead_id + 1):
+            target[key] = lead_id
 
 
 # Served by the partial unique index lead_unique_canonical_email. The planner uses a partial
 # index only when the query implies its condition, and cannot tell that an array parameter
 # holds no blank: without `<> ''` every batch scans the whole table, growing with the import.
+# None of the lookups is ordered (see _keep_oldest).
 _CANONICAL_SQL = (
     "SELECT canonical_email, id FROM leads_lead WHERE canonical_email <> '' "
-    "AND canonical_email = ANY(%s) ORDER BY id"
+    "AND canonical_email = ANY(%s)"
 )
 # Served by the partial index lead_email_uncanonical.
 _FOLDED_SQL = (
     "SELECT lower(email), id FROM leads_lead WHERE canonical_email = '' AND email <> '' "
-    "AND lower(email) = ANY(%s) ORDER BY id"
+    "AND lower(email) = ANY(%s)"
 )
-_EXTERNAL_ID_SQL = "SELECT external_id, id FROM leads_lead WHERE external_id = ANY(%s) ORDER BY id"
+_EXTERNAL_ID_SQL = "SELECT external_id, id FROM leads_lead WHERE external_id = ANY(%s)"
 
 
 def lead_fill_blanks(lead: Lead, planned: PlannedLead, source: Source | None) -> list[str]:
