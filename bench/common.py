@@ -101,6 +101,20 @@ def timed(label: str) -> Iterator[dict]:
     print(f"  {label}: {result['seconds']:.2f} s", flush=True)
 
 
+def wait_for_a_quiet_machine(*, seconds: int = 180) -> float:
+    """The timings are wall-clock on a shared machine: wait, for a while, until the load
+    average is below the number of cores. Returns the load average when measuring starts."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + seconds
+    load = os.getloadavg()[0]
+    while load >= cores and time.monotonic() < deadline:
+        time.sleep(5)
+        load = os.getloadavg()[0]
+    if load >= cores:
+        print(f"  the machine stays busy (load {load:.1f} on {cores} cores)", flush=True)
+    return load
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
-from bench.common import peak_memory_mb, report, setup_django
+from bench.common import peak_memory_mb, report, setup_django, wait_for_a_quiet_machine
 
 HEADERS = [
     "Lead ID", "First Name", "Last Name", "Title", "Company", "Email", "Phone", "Mobile",
@@ -379,20 +379,6 @@ def _in_child(target, *args) -> dict:  # noqa: ANN001
     return outcome
 
 
-def _wait_for_a_quiet_machine(*, seconds: int = 180) -> float:
-    """The timings are wall-clock on a shared machine: wait, for a while, until the load
-    average is below the number of cores. Returns the load average when measuring starts."""
-    cores = os.cpu_count() or 1
-    deadline = time.monotonic() + seconds
-    load = os.getloadavg()[0]
-    while load >= cores and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    if load >= cores:
-        print(f"  the machine stays busy (load {load:.1f} on {cores} cores)", flush=True)
-    return load
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
@@ -419,7 +405,7 @@ def main() -> None:
         flush=True,
     )
     connection.close()
-    load = _wait_for_a_quiet_machine()
+    load = wait_for_a_quiet_machine()
 
     first = _handoff_import(str(path), "first upload")
     again = _handoff_import(str(path), "same file again")

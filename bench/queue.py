@@ -18,7 +18,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 
-from bench.common import copy_rows, lead_columns, lead_defaults, report, setup_django, timed
+from bench.common import (
+    copy_rows,
+    lead_columns,
+    lead_defaults,
+    report,
+    setup_django,
+    timed,
+    wait_for_a_quiet_machine,
+)
 
 TARGET_P95_MS = 50
 OPEN_PER_REP = 200
@@ -161,20 +169,6 @@ def _percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def _wait_for_a_quiet_machine(*, seconds: int = 180) -> float:
-    """The timings are wall-clock on a shared machine: wait, for a while, until the load
-    average is below the number of cores. Returns the load average when measuring starts."""
-    cores = os.cpu_count() or 1
-    deadline = time.monotonic() + seconds
-    load = os.getloadavg()[0]
-    while load >= cores and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    if load >= cores:
-        print(f"  the machine stays busy (load {load:.1f} on {cores} cores)", flush=True)
-    return load
-
-
 def _measure(*, reps: list, requests: int, params: dict) -> tuple[list[float], list[float]]:
     """Wall-clock and CPU milliseconds of each request, round robin over the reps."""
     from django.test import Client
@@ -225,7 +219,7 @@ def main() -> None:
 
     open_counts = [Handoff.objects.open().filter(rep=rep).count() for rep in reps[:3]]
     timed_reps = reps[:: max(1, len(reps) // args.signed_in)][: args.signed_in]
-    load = _wait_for_a_quiet_machine()
+    load = wait_for_a_quiet_machine()
     results = {}
     for label, params in (
         ("first page", {}),
