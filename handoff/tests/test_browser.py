@@ -27,6 +27,7 @@ from handoff.services import (
     handoff_reject,
     lead_bant_update,
 )
+from handoff.tests.chromium import chromium_browser
 from handoff.tests.factories import HandoffFactory
 from leads.services import lead_lock, lead_transition, leads_rescore
 from leads.tests.factories import ActivityFactory, LeadFactory, SourceFactory
@@ -39,21 +40,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "pass"
-# Open most of every day, so that routing finds the reps at any hour the tests run. (Not round
-# the clock: a calendar with no closed hour at all never ends an open interval.)
-ALL_WEEK = [(day, time(0), time(23)) for day in range(7)]
+# Open around the clock, so that routing finds the reps at any hour the tests run.
+ALL_WEEK = [(day, time(0), time(23, 59)) for day in range(7)]
 CONFIRMED_BANT = {
     "budget_status": "confirmed",
     "budget_note": "Budget approved for this year",
@@ -70,25 +59,11 @@ CONFIRMED_BANT = {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (CI must run the browser tests, not skip them)")
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's synchronous API keeps an event loop in this thread, which Django's ORM
-    # would take for async code; the tests only use it between browser steps.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+def browser(django_db_setup) -> Iterator:  # noqa: ANN001
+    # The test database first: created inside Playwright's context, its snapshot for
+    # serialized rollback would be out of reach of every later test.
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _screenshot(page, name: str) -> None:  # noqa: ANN001

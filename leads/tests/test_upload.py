@@ -11,23 +11,28 @@ Needs PostgreSQL, Redis and Debian's Chromium; slow (about a minute), so marked 
 
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import time as clock_time
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 
 from handoff import roles
-from handoff.celery import app as celery_app
 from handoff.models import Handoff
+from handoff.tests.celery_processes import (
+    CELERY,
+    STARTUP_SECONDS,
+    WORKER_READY,
+    Processes,
+    celery_env,
+    redis_url,
+    tasks_sent_to,
+    wait_for,
+)
+from handoff.tests.chromium import chromium_browser
 from leads.importing.jobs import import_folder
 from leads.models import ImportJob, ImportJobStatus, Lead
 from reps.tests.factories import RepFactory, UserFactory
@@ -41,21 +46,9 @@ pytestmark = [
 ]
 
 ROWS = 50_000
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # A Redis database of its own, apart from the escalation e2e test's (14); the test empties it.
 # HANDOFF_UPLOAD_REDIS_DB picks another where 13 is someone else's on a shared server.
 UPLOAD_REDIS_DB = int(os.environ.get("HANDOFF_UPLOAD_REDIS_DB", "13"))
-STARTUP_SECONDS = 60
 JOB_SECONDS = 600
 UPLOAD_LIMIT_SECONDS = 2.0
 ALL_WEEK = [(day, clock_time(0), clock_time(23)) for day in range(7)]
@@ -77,30 +70,6 @@ def _lead_file(path: Path) -> Path:
     return path
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return (
-        f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-        f"{quote(db['NAME'], safe='')}"
-    )
-
-
-def _redis_url() -> str:
-    return urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{UPLOAD_REDIS_DB}"))
-
-
-def _wait_for(condition: Callable[[], bool], *, seconds: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}\n{log.read_text()[-4000:]}")
-
-
 def _other_sessions() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -114,59 +83,39 @@ def _other_sessions() -> int:
 def worker(tmp_path: Path) -> Iterator[Path]:
     """A real Celery worker on the test database; this process's tasks go to it, not inline."""
     sessions_before = _other_sessions()
-    broker = redis.Redis.from_url(_redis_url())
+    broker_url = redis_url(db=UPLOAD_REDIS_DB)
+    broker = redis.Redis.from_url(broker_url)
     broker.flushdb()
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "handoff.settings.local",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": _redis_url(),
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "handoff", "worker", "--pool=solo",
-        "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        f"--hostname=upload-{os.getpid()}@%h",
-    ]  # fmt: skip
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
-    celery_app.conf.update(task_always_eager=False, broker_url=_redis_url())
-    celery_app.close()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    processes = Processes(
+        folder=tmp_path,
+        env=celery_env(
+            broker_url=broker_url,
+            folder=tmp_path,
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        ),
+    )
+    log = processes.start(
+        "worker",
+        [*CELERY, "worker", "--pool=solo", "--loglevel=INFO", "--without-gossip",
+         "--without-mingle", "--without-heartbeat", f"--hostname=upload-{os.getpid()}@%h"],
+        ready=WORKER_READY,
+    )  # fmt: skip
     try:
-        _wait_for(lambda: "ready." in log.read_text(), seconds=STARTUP_SECONDS, what="the worker",
-                  log=log)  # fmt: skip
-        yield log
+        with tasks_sent_to(broker_url):
+            wait_for(lambda: WORKER_READY in log.read_text(), seconds=STARTUP_SECONDS,
+                     what="the worker", logs=[log])  # fmt: skip
+            yield log
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        celery_app.conf.update(saved)
-        celery_app.close()
+        processes.stop_all()
         broker.flushdb()
         broker.close()
         # The worker's database session ends a moment after the process; wait for it, so
         # that the test database can be dropped at the end of the run.
-        _wait_for(
+        wait_for(
             lambda: _other_sessions() <= sessions_before,
             seconds=30,
             what="the worker's database session to end",
-            log=log,
+            logs=[log],
         )
         # Under Playwright this fixture runs in a context of its own, with a database
         # connection of its own that pytest-django does not know to close.
@@ -174,31 +123,13 @@ def worker(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def page(live_server) -> Iterator:  # noqa: ANN001
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (CI must run the browser tests, not skip them)")
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's synchronous API keeps an event loop in this thread, which Django's ORM
-    # would take for async code; the test only uses the ORM between browser steps.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            yield page
-            # Leave the job page first, so that no status poll is in flight (holding a
-            # database session) when the live server stops.
-            page.goto("about:blank")
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+def page(django_db_setup, live_server) -> Iterator:  # noqa: ANN001
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        yield page
+        # Leave the job page first, so that no status poll is in flight (holding a database
+        # session) when the live server stops.
+        page.goto("about:blank")
 
 
 def _upload(page, base: str, path: Path) -> tuple[ImportJob, float]:  # noqa: ANN001
