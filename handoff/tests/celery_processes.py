@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -20,6 +21,8 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+
+from handoff.celery import app as celery_app
 
 STARTUP_SECONDS = 60
 STOP_SECONDS = 20
@@ -204,3 +207,24 @@ def start_redis_server(processes: Processes, name: str, *, port: int) -> redis.R
 
     wait_for(answers, seconds=STARTUP_SECONDS, what=f"{name} on port {port}", logs=[])
     return client
+
+
+@contextmanager
+def tasks_sent_to(broker_url: str) -> Iterator[None]:
+    """This process's tasks go to `broker_url` instead of running inline, as the web's do."""
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+    celery_app.conf.update(task_always_eager=False, broker_url=broker_url)
+    _forget_broker_connections()
+    try:
+        yield
+    finally:
+        celery_app.conf.update(saved)
+        _forget_broker_connections()
+
+
+def _forget_broker_connections() -> None:
+    # Celery builds its connection pool, and the producer pool on top of it, once, from the
+    # broker URL of that moment. app.close() drops only the first, and it also unregisters
+    # the app, so that a task module imported afterwards never joins it.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None

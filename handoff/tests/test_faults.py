@@ -23,7 +23,6 @@ import pytest
 import redis
 from django.utils import timezone
 
-from handoff.celery import app as celery_app
 from handoff.models import (
     ContactAttempt,
     Delivery,
@@ -44,6 +43,7 @@ from handoff.tests.celery_processes import (
     start_beat,
     start_redis_server,
     start_worker,
+    tasks_sent_to,
     wait_for,
     wait_until_ready,
 )
@@ -224,14 +224,8 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_no_escalation(
 @pytest.fixture
 def web_on_private_broker(cluster) -> Iterator[None]:  # noqa: ANN001
     """The test process plays the web: its tasks go to the private broker, not run inline."""
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
-    celery_app.conf.update(task_always_eager=False, broker_url=cluster.broker_url)
-    celery_app.close()
-    try:
+    with tasks_sent_to(cluster.broker_url):
         yield
-    finally:
-        celery_app.conf.update(saved)
-        celery_app.close()
 
 
 def test_the_web_works_through_a_broker_outage_and_the_sweeps_catch_up_after(
