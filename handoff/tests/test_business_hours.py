@@ -306,13 +306,9 @@ def test_whole_days_that_meet_still_count_as_separate_working_days():
     # Monday to Friday, all day: three working days from Tuesday noon end on Thursday night.
     calendar = around_the_clock(range(5))
 
-    assert calendar.add_days(local(NEW_YORK, 2026, 12, 1, 12), 3) == local(
-        NEW_YORK, 2026, 12, 4, 0
-    )
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 1, 12), 3) == local(NEW_YORK, 2026, 12, 4, 0)
     # From Saturday, the first working day is Monday.
-    assert calendar.add_days(local(NEW_YORK, 2026, 12, 5, 12), 1) == local(
-        NEW_YORK, 2026, 12, 8, 0
-    )
+    assert calendar.add_days(local(NEW_YORK, 2026, 12, 5, 12), 1) == local(NEW_YORK, 2026, 12, 8, 0)
 
 
 def test_a_day_shift_and_the_night_shift_after_it_are_counted_once():
