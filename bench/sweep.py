@@ -17,6 +17,8 @@ Target: the sweep at 1,000,000 open handoffs in at most 5 s.
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 
@@ -118,19 +120,31 @@ def _load(
         cursor.execute("VACUUM (ANALYZE) leads_lead, handoff_handoff")
 
 
+@contextmanager
+def _counting_queries() -> Iterator[list[int]]:
+    """Count the statements sent to the database, without keeping them: a list of one."""
+    from django.db import connection
+
+    count = [0]
+
+    def counter(execute, sql, params, many, context):  # noqa: ANN001, ANN202
+        count[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counter):
+        yield count
+
+
 def _sweep() -> tuple[int, int, float]:
     """Handoffs handed out, queries and seconds of one sweep, as beat runs it."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from handoff.tasks import sweep_overdue_handoffs
 
-    with CaptureQueriesContext(connection) as queries:
+    with _counting_queries() as queries:
         started = time.perf_counter()
         # Called, not queued: the task's body runs here and queues its batches.
         handed_out = sweep_overdue_handoffs()
         seconds = time.perf_counter() - started
-    return handed_out, len(queries), seconds
+    return handed_out, queries[0], seconds
 
 
 def _make_due_again(now: datetime) -> int:
@@ -165,15 +179,12 @@ def _measure_sweeps(label: str) -> dict:
 
 def _measure_checks(*, sample: int, now: datetime) -> dict:
     """The workers' side: the checks of `sample` due handoffs, one after the other."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from handoff.models import Escalation, Handoff, Notification
     from handoff.services import handoff_sla_check
 
     ids = list(Handoff.objects.filter(due_at__lt=now).order_by("pk").values_list("pk", flat=True))
     ids = ids[:: max(1, len(ids) // sample)][:sample]
-    with CaptureQueriesContext(connection) as queries:
+    with _counting_queries() as queries:
         started = time.perf_counter()
         steps = sum(len(handoff_sla_check(handoff_id=handoff_id)) for handoff_id in ids)
         seconds = time.perf_counter() - started
@@ -184,7 +195,7 @@ def _measure_checks(*, sample: int, now: datetime) -> dict:
         "escalation_rows": Escalation.objects.count(),
         "notifications": Notification.objects.count(),
         "seconds": seconds,
-        "queries_per_check": round(len(queries) / max(1, len(ids)), 1),
+        "queries_per_check": round(queries[0] / max(1, len(ids)), 1),
         "steps_when_run_again": again,
     }
 
