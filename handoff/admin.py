@@ -16,6 +16,7 @@ from handoff.models import (
     HandoffEvent,
     Notification,
     NotificationPreference,
+    RequiredField,
     SlaPolicy,
 )
 from handoff.services import handoff_sla_check
@@ -40,6 +41,16 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     list_editable = ["position", "active"]
     list_filter = ["active", "source"]
     list_select_related = ["source"]
+
+
+@admin.register(RequiredField)
+class RequiredFieldAdmin(admin.ModelAdmin):
+    """The CRM fields a lead must have before it changes hands: to a BDR as an MQL, or to an
+    account executive as an SQL. The handoff packet shows them as a checklist."""
+
+    list_display = ["field", "label", "point", "position", "active"]
+    list_editable = ["position", "active"]
+    list_filter = ["point", "active"]
 
 
 class HandoffEventInline(ReadOnlyAdminMixin, admin.TabularInline):

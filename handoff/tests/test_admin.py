@@ -6,7 +6,15 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from handoff.models import Escalation, EscalationLevel, Handoff, HandoffEvent, SlaPolicy
+from handoff.documentation import REQUIRABLE_FIELDS
+from handoff.models import (
+    Escalation,
+    EscalationLevel,
+    Handoff,
+    HandoffEvent,
+    RequiredField,
+    SlaPolicy,
+)
 from handoff.services import handoff_sla_check
 from leads.services import lead_qualify_if_ready
 from leads.tests.factories import LeadFactory
@@ -16,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 ADMIN_MODELS = [
     "handoff/slapolicy",
+    "handoff/requiredfield",
     "handoff/handoff",
     "handoff/escalation",
     "handoff/notification",
@@ -47,6 +56,26 @@ def test_revops_can_open_every_admin_list(revops_client, model):
     response = revops_client.get(f"/admin/{model}/")
 
     assert response.status_code == 200
+
+
+def test_revops_requires_a_crm_field_in_the_admin_and_an_unknown_one_is_refused(revops_client):
+    url = reverse("admin:handoff_requiredfield_add")
+
+    refused = revops_client.post(url, {"point": "to_ae", "field": "shoe_size", "position": 1})
+    added = revops_client.post(
+        url, {"point": "to_ae", "field": "phone", "label": "Phone", "position": 1, "active": "on"}
+    )
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["field"] == [
+        "'shoe_size' is not a lead field that can be required. Use one of "
+        + ", ".join(sorted(REQUIRABLE_FIELDS))
+        + "."
+    ]
+    assert added.status_code == 302
+    assert list(RequiredField.objects.values_list("point", "field", "active")) == [
+        ("to_ae", "phone", True)
+    ]
 
 
 def test_revops_can_open_a_rep_with_hours_and_absences_inline(revops_client):
