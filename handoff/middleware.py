@@ -1,6 +1,10 @@
 """Middleware of the project's own."""
 
-from django.shortcuts import render
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.shortcuts import render, resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 
 class MethodNotAllowedPageMiddleware:
@@ -21,3 +25,27 @@ class MethodNotAllowedPageMiddleware:
         page = render(request, "405.html", status=405)
         page["Allow"] = response.get("Allow", "")
         return page
+
+
+class HtmxLoginRedirectMiddleware:
+    """Send a page whose session has ended to the login page as a whole page.
+
+    An htmx request (an Accept button, say) that finds the session gone is redirected to the
+    login page, which htmx would follow and swap into the row. Instead the browser goes to
+    the login page, and back to the page it was on after signing in: not to the action, which
+    only answers a POST.
+    """
+
+    def __init__(self, get_response):  # noqa: ANN001
+        self.get_response = get_response
+
+    def __call__(self, request):  # noqa: ANN001, ANN204
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response.get("Location", "")).path != login:
+            return response
+        back_to = htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
+        return HttpResponseClientRedirect(f"{login}?{urlencode({'next': back_to})}")

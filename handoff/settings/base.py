@@ -45,7 +45,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "handoff.middleware.MethodNotAllowedPageMiddleware",
+    "handoff.middleware.HtmxLoginRedirectMiddleware",
 ]
+# A form sent with a stale security token (the session ended, or changed in another tab).
+CSRF_FAILURE_VIEW = "handoff.views.errors.csrf_failure"
 
 ROOT_URLCONF = "handoff.urls"
 WSGI_APPLICATION = "handoff.wsgi.application"

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -672,3 +673,40 @@ def test_a_refused_method_from_htmx_keeps_its_empty_body(client):
 
     assert response.status_code == 405
     assert response.content == b""
+
+
+def test_an_htmx_action_after_the_session_ended_sends_the_whole_page_to_the_login(client):
+    handoff = HandoffFactory()
+
+    response = client.post(
+        reverse("handoff-accept", args=[handoff.pk]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/queue/?source=3",
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/login/?next=%2Fqueue%2F%3Fsource%3D3"
+    assert response.content == b""
+    assert Handoff.objects.get(pk=handoff.pk).state == handoff.state
+
+
+def test_a_plain_action_after_the_session_ended_still_redirects_to_the_login(client):
+    handoff = HandoffFactory()
+
+    response = client.post(reverse("handoff-accept", args=[handoff.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+
+
+def test_a_stale_security_token_is_explained_as_such_not_as_a_missing_role():
+    handoff = HandoffFactory()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(handoff.rep.user)
+
+    response = client.post(reverse("handoff-accept", args=[handoff.pk]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 403
+    assert response["X-Handoff-Refused"] == "session"
+    assert b"This page is out of date" in response.content
+    assert Handoff.objects.get(pk=handoff.pk).state == handoff.state

@@ -12,6 +12,17 @@ from django.shortcuts import render
 from handoff.errors import HandoffError, PermissionRefused, TransitionConflict
 from handoff.selectors import handoff_get_for_user
 
+# The browser script shows this for an htmx request, whose answer is not drawn.
+CSRF_FAILURE_HEADER = "X-Handoff-Refused"
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form's security token no longer matches the session: not a matter of role. Nothing
+    was saved; a reload gives the page a fresh token."""
+    response = render(request, "403_csrf.html", status=403)
+    response[CSRF_FAILURE_HEADER] = "session"
+    return response
+
 
 def service_error_response(
     request: HttpRequest, error: HandoffError, handoff_id: int

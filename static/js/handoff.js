@@ -29,8 +29,12 @@
   }
 
   document.body.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr.status;
-    showMessage(FAILURES[status] || "Something went wrong (error " + status + "). Nothing was saved; reload the page and try again.");
+    var xhr = event.detail.xhr;
+    if (xhr.getResponseHeader("X-Handoff-Refused") === "session") {
+      showMessage("This page is out of date: your session changed since it was opened. Nothing was saved; reload the page and try again.");
+      return;
+    }
+    showMessage(FAILURES[xhr.status] || "Something went wrong (error " + xhr.status + "). Nothing was saved; reload the page and try again.");
   });
   document.body.addEventListener("htmx:sendError", function () {
     showMessage("The server could not be reached. Check your connection and try again.");
