@@ -43,6 +43,17 @@ from leads.models import Lead
 
 logger = logging.getLogger(__name__)
 
+
+class RefusalError(Error):
+    """A refusal of the file, written for the person importing it. The admin shows a base
+    error's traceback under its message; for a refusal it is noise, and it shows code paths
+    to people who only need to know what to fix."""
+
+    @property
+    def traceback(self) -> str:
+        return ""
+
+
 # Extra columns the CSV format adds to the data set it hands to django-import-export, which
 # wants rectangular rows: the cells a row has beyond the header (a sign of a missing quote),
 # and a message when the file could not be read at all.
@@ -242,7 +253,7 @@ class LeadResource(resources.ModelResource):
                 keep_outcomes=True,
             )
         except (FileRefused, LayoutRefused) as error:
-            result.append_base_error(Error(error))
+            result.append_base_error(RefusalError(error))
             return result
         except ImportRefused as refused:
             self.report = refused.report
@@ -313,7 +324,7 @@ def _add_errors(result: Result, report: ImportReport) -> None:
     by_row: dict[int, dict[str, list[str]]] = {}
     for error in report.errors:
         if error.row is None:
-            result.append_base_error(Error(ValueError(error.message)))
+            result.append_base_error(RefusalError(ValueError(error.message)))
             continue
         field = error.column or NON_FIELD_ERRORS
         message = error.message if error.column else str(error)

@@ -187,3 +187,16 @@ def test_a_row_with_two_errors_counts_as_one_invalid_row(marketing_client):
     ]  # fmt: skip
     assert "confirm_form" not in response.context
     assert Lead.objects.count() == 0
+
+
+def test_a_refused_file_is_explained_without_a_traceback(marketing_client):
+    png_named_csv = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+
+    response = preview(marketing_client, "image.csv", png_named_csv, DETECTED)
+
+    (error,) = response.context["result"].base_errors
+    content = response.content.decode()
+    assert str(error.error) in content
+    assert "Traceback" not in content
+    assert "leads/resources.py" not in content
+    assert Lead.objects.count() == 0
