@@ -29,6 +29,7 @@ from handoff.services import (
 )
 from handoff.tests.chromium import chromium_browser
 from handoff.tests.factories import HandoffFactory
+from leads.models import Lead
 from leads.services import lead_lock, lead_transition, leads_rescore
 from leads.tests.factories import ActivityFactory, LeadFactory, SourceFactory
 from reps.tests.factories import RepFactory, UserFactory
@@ -292,6 +293,12 @@ def test_bdr_works_the_queue_and_marketing_sees_the_rejection(browser, live_serv
     page.goto(f"{base}/handoffs/{first.pk}/")
     expect(page.locator("h1")).to_have_text("Grace Hopper")
     _screenshot(page, "packet")
+    # A long unbroken note (a pasted link, say) wraps instead of widening the packet: here
+    # on the rejected lead's, where BANT is shown rather than edited.
+    Lead.objects.filter(pk=second.lead_id).update(need_note="https://example.com/" + "x" * 480)
+    page.goto(f"{base}/handoffs/{second.pk}/")
+    expect(page.locator("#bant")).to_contain_text("https://example.com/xxx")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone_page = phone.new_page()
