@@ -9,6 +9,9 @@ PY := $(BIN)/python
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in emails and Slack messages point here; it follows HOST and PORT unless set.
+SITE_URL ?= http://$(HOST):$(PORT)
+export SITE_URL
 DEMO_ROWS ?= 300
 DEMO_SEED ?= 42
 DEMO_FILE := var/demo_leads.csv
