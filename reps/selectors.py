@@ -45,6 +45,23 @@ def rep_assigned_this_week(*, reps: Sequence[Rep], now: datetime) -> dict[int, i
     return dict(rows)
 
 
+def rep_awaiting_first_response(*, reps: Sequence[Rep]) -> dict[int, int]:
+    """How many open handoffs each rep holds that still wait for a first response."""
+    from handoff.models import Handoff
+
+    if not reps:
+        return {}
+    rows = (
+        Handoff.objects.awaiting_first_response()
+        .filter(rep_id__in=[rep.pk for rep in reps])
+        .order_by()
+        .values("rep_id")
+        .annotate(count=Count("pk"))
+        .values_list("rep_id", "count")
+    )
+    return dict(rows)
+
+
 def rep_local_now(*, rep: Rep, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(rep.timezone))
 

@@ -19,7 +19,12 @@ from django.utils import timezone
 
 from leads.models import Lead
 from reps.models import Absence, CompanyDayOff, Rep, RoutingRule
-from reps.selectors import account_owner_for, rep_assigned_this_week, routing_rule_for
+from reps.selectors import (
+    account_owner_for,
+    rep_assigned_this_week,
+    rep_awaiting_first_response,
+    routing_rule_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,12 @@ def _ineligible_reason(rep: Rep, *, loads: dict[int, int]) -> str | None:
     if loads.get(rep.pk, 0) >= rep.weekly_capacity:
         return "at weekly capacity"
     return None
+
+
+def _day_share(rep: Rep) -> int:
+    """A rep's weekly capacity spread over the days they work, rounded up."""
+    days = len({period.weekday for period in rep.working_periods.all()}) or 5
+    return max(1, -(-rep.weekly_capacity // days))
 
 
 def _with_eligibility_data(candidates: QuerySet[Rep], *, now: datetime) -> list[Rep]:
@@ -102,8 +113,14 @@ def rep_pick(
 
     # Follow the sun: when some eligible reps are at work right now, the lead goes to one of
     # them, since its clock only runs in its rep's working hours. Reps off shift earn no
-    # credit meanwhile, so they are not flooded when their day starts.
+    # credit meanwhile, so they are not flooded when their day starts. A rep at work is
+    # preferred only while the leads still waiting for their first response are fewer than
+    # a day's share of their capacity: a burst (an import, a webinar's sign-ups) is shared
+    # out instead of piled on the one rep whose day it is.
     on_shift = [rep for rep in eligible if rep.calendar(days_off=days_off).is_open(now)]
+    if on_shift and len(on_shift) < len(eligible):
+        waiting = rep_awaiting_first_response(reps=on_shift)
+        on_shift = [rep for rep in on_shift if waiting.get(rep.pk, 0) < _day_share(rep)]
     if on_shift and len(on_shift) < len(eligible):
         for rep in eligible:
             if rep not in on_shift:

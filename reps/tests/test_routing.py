@@ -111,6 +111,26 @@ def test_reps_at_work_now_come_first_and_off_shift_reps_earn_nothing(team):
     assert picks(1, now=datetime(2026, 12, 2, 3, tzinfo=UTC)) == ["singapore"]
 
 
+def test_a_rep_at_work_is_preferred_only_up_to_a_days_share_of_unanswered_leads(team):
+    # Ten a week over five working days: two a day.
+    london = RepFactory(
+        user__username="london", team=team, timezone="Europe/London", weekly_capacity=10
+    )
+    singapore = RepFactory(
+        user__username="singapore", team=team, timezone="Asia/Singapore", weekly_capacity=10
+    )
+    give(london, 1)
+    assert picks(1) == ["london"]
+
+    give(london, 1)
+    with transaction.atomic():
+        decision = rep_pick(now=NOW)
+
+    assert singapore.pk not in decision.skipped
+    assert {rep.pk for rep in decision.eligible} == {london.pk, singapore.pk}
+    assert Counter(picks(2)) == {"london": 1, "singapore": 1}
+
+
 def test_when_nobody_is_at_work_every_eligible_rep_shares(team):
     RepFactory(user__username="ann", team=team)
     RepFactory(user__username="bob", team=team)
