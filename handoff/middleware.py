@@ -12,7 +12,8 @@ class MethodNotAllowedPageMiddleware:
 
     Action URLs accept POST only. Opened from the address bar or an old bookmark, Django's
     answer has an empty body, which the browser shows as a blank page; this keeps the status
-    and the Allow header and adds a page that says what happened and where to go.
+    and the Allow header and adds a page that says what happened and where to go. Scripts
+    (the API's clients, htmx) keep the plain answer: they do not ask for HTML.
     """
 
     def __init__(self, get_response):  # noqa: ANN001
@@ -21,6 +22,8 @@ class MethodNotAllowedPageMiddleware:
     def __call__(self, request):  # noqa: ANN001, ANN204
         response = self.get_response(request)
         if response.status_code != 405 or response.content or getattr(request, "htmx", False):
+            return response
+        if "text/html" not in request.headers.get("Accept", ""):
             return response
         page = render(request, "405.html", status=405)
         page["Allow"] = response.get("Allow", "")

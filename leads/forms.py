@@ -1,8 +1,14 @@
 """Shapes of inbound payloads. They check types and formats only; rules live in services."""
 
+from datetime import datetime, timedelta
+
 from django import forms
+from django.utils import timezone
 
 from leads.models import ActivityKind
+
+# How far ahead of this server's clock a sender's timestamp may be.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class InboundLeadForm(forms.Form):
@@ -31,3 +37,15 @@ class InboundActivityForm(forms.Form):
     detail = forms.CharField(required=False, max_length=300)
     quantity = forms.IntegerField(required=False, min_value=1, max_value=10000)
     occurred_at = forms.DateTimeField(required=False)
+
+    def clean_occurred_at(self) -> datetime | None:
+        occurred_at = self.cleaned_data.get("occurred_at")
+        now = timezone.now()
+        # A sender's clock may run a little fast; an activity from later than that would
+        # score at full weight, undecayed, for as long as it stays "in the future".
+        if occurred_at is not None and occurred_at > now + FUTURE_TOLERANCE:
+            raise forms.ValidationError(
+                f"An activity cannot happen in the future: {occurred_at.isoformat()} is after "
+                f"{now.replace(microsecond=0).isoformat()}."
+            )
+        return occurred_at

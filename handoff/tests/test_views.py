@@ -657,7 +657,10 @@ def test_opening_an_action_address_in_the_browser_explains_instead_of_a_blank_pa
     handoff = HandoffFactory()
     client.force_login(handoff.rep.user)
 
-    response = client.get(reverse("handoff-accept", args=[handoff.pk]))
+    response = client.get(
+        reverse("handoff-accept", args=[handoff.pk]),
+        HTTP_ACCEPT="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    )
 
     assert response.status_code == 405
     assert response["Allow"] == "POST"

@@ -118,6 +118,33 @@ def test_validation_errors_name_the_fields(client, token):
     assert not InboundRequest.objects.exists()
 
 
+@time_machine.travel(NOW, tick=False)
+def test_an_activity_dated_in_the_future_is_refused_and_nothing_is_written(client, token):
+    body = {**DEMO, "activity": {**DEMO["activity"], "occurred_at": "2099-01-01T00:00:00Z"}}
+
+    response = post(client, token, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "activity.occurred_at": [
+            "An activity cannot happen in the future: 2099-01-01T00:00:00+00:00 is after "
+            "2026-12-01T15:00:00+00:00."
+        ]
+    }
+    assert not Lead.objects.exists()
+    assert not InboundRequest.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_timestamp_a_minute_ahead_of_the_server_is_a_clock_difference(client, token):
+    ahead = {**DEMO["activity"], "occurred_at": "2026-12-01T15:01:00Z"}
+
+    response = post(client, token, {**DEMO, "activity": ahead})
+
+    assert response.status_code == 201
+    assert Activity.objects.get().occurred_at == datetime(2026, 12, 1, 15, 1, tzinfo=UTC)
+
+
 def test_malformed_json_is_refused(client, token):
     response = post(client, token, "{not json")
     assert response.status_code == 400
@@ -125,4 +152,8 @@ def test_malformed_json_is_refused(client, token):
 
 
 def test_get_is_not_allowed(client):
-    assert client.get(URL).status_code == 405
+    response = client.get(URL, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.content == b""
