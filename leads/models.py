@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower, StrIndex, Substr, Upper
 from django_fsm import FSMField, FSMModelMixin, transition
@@ -331,9 +332,11 @@ class ScoringRule(models.Model):
 class ScoringSettings(models.Model):
     """The MQL threshold. There is one row; `current()` creates it with defaults."""
 
-    mql_threshold = models.IntegerField(default=50)
+    mql_threshold = models.IntegerField(default=50, validators=[MinValueValidator(1)])
     fit_minimum = models.IntegerField(
-        default=0, help_text="The fit score a lead needs on top of the threshold."
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="The fit score a lead needs on top of the threshold.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -342,6 +345,17 @@ class ScoringSettings(models.Model):
 
     def __str__(self) -> str:
         return f"MQL at {self.mql_threshold} points, fit at least {self.fit_minimum}"
+
+    def clean(self) -> None:
+        # Fit counts toward the total, so a fit minimum above the threshold would silently
+        # become the real threshold.
+        if self.fit_minimum > self.mql_threshold:
+            raise ValidationError(
+                {
+                    "fit_minimum": f"The fit minimum ({self.fit_minimum}) cannot be above the MQL "
+                    f"threshold ({self.mql_threshold}): raise the threshold instead."
+                }
+            )
 
     @classmethod
     def current(cls) -> "ScoringSettings":

@@ -218,6 +218,36 @@ def test_a_threshold_that_is_not_a_number_is_refused_without_a_preview(revops_cl
     assert ScoringSettings.current().mql_threshold == 50
 
 
+@pytest.mark.parametrize(
+    ("threshold", "fit_minimum", "field", "message"),
+    [
+        ("-10", "0", "mql_threshold", "Ensure this value is greater than or equal to 1."),
+        ("50", "-1", "fit_minimum", "Ensure this value is greater than or equal to 0."),
+        (
+            "50",
+            "80",
+            "fit_minimum",
+            "The fit minimum (80) cannot be above the MQL threshold (50): raise the threshold "
+            "instead.",
+        ),
+    ],
+)
+def test_thresholds_out_of_bounds_are_refused_on_save(
+    revops_client, threshold, fit_minimum, field, message
+):
+    settings_row = ScoringSettings.current()
+
+    response = revops_client.post(
+        reverse("admin:leads_scoringsettings_change", args=[settings_row.pk]),
+        {"mql_threshold": threshold, "fit_minimum": fit_minimum, "_save": "Save"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [message]
+    settings_row.refresh_from_db()
+    assert (settings_row.mql_threshold, settings_row.fit_minimum) == (50, 0)
+
+
 def test_saving_stays_a_separate_action(revops_client):
     rule = webinar_rule()
     url = reverse("admin:leads_scoringrule_change", args=[rule.pk])
