@@ -41,6 +41,9 @@ FIT_FIELDS = frozenset(
     }
 )  # fmt: skip
 NUMERIC_FIELDS = frozenset({"company_size"})
+# Attributes that record what happened after the handoff, kept to measure the rules against
+# (scoring_report). A rule that read them would score leads on their outcome.
+OUTCOME_ATTRIBUTES = frozenset({"converted"})
 
 
 class Operator(models.TextChoices):
@@ -156,6 +159,11 @@ def rule_errors(rule: ScoringRule) -> dict[str, str]:
             errors["field"] = (
                 f"{label} names the unknown field '{rule.field}'. Use one of "
                 f"{', '.join(sorted(FIT_FIELDS))}, or attributes.<column>."
+            )
+        elif rule.field.partition(".")[2].lower() in OUTCOME_ATTRIBUTES:
+            errors["field"] = (
+                f"{label} tests '{rule.field}', an outcome known only after the handoff: it "
+                "measures the rules (scoring_report) and cannot be one of them."
             )
         if not rule.operator:
             errors["operator"] = f"{label} needs an operator."

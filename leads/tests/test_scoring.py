@@ -190,6 +190,11 @@ def test_qualifies_needs_threshold_and_fit_minimum():
             "'lots' is not a number",
         ),
         ({"field": "job_title", "operator": "", "value": "x"}, "operator", "needs an operator"),
+        (
+            {"field": "attributes.converted", "operator": "equals", "value": "1"},
+            "field",
+            "tests 'attributes.converted', an outcome known only after the handoff",
+        ),
     ],
 )
 def test_malformed_fit_rule_is_refused_naming_rule_and_value(fields, error_field, message):
