@@ -299,6 +299,10 @@ def test_bdr_works_the_queue_and_marketing_sees_the_rejection(browser, live_serv
     page.goto(f"{base}/handoffs/{second.pk}/")
     expect(page.locator("#bant")).to_contain_text("https://example.com/xxx")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Only the note wraps: the status badges beside it are drawn whole.
+    assert page.evaluate(
+        "[...document.querySelectorAll('#bant .badge')].every(b => b.scrollWidth <= b.clientWidth)"
+    )
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone_page = phone.new_page()
