@@ -348,8 +348,8 @@ class ScoringSettings(models.Model):
 
     def clean(self) -> None:
         # Fit counts toward the total, so a fit minimum above the threshold would silently
-        # become the real threshold.
-        if self.fit_minimum > self.mql_threshold:
+        # become the real threshold. A threshold out of bounds has its own message already.
+        if self.mql_threshold >= 1 and self.fit_minimum > self.mql_threshold:
             raise ValidationError(
                 {
                     "fit_minimum": f"The fit minimum ({self.fit_minimum}) cannot be above the MQL "

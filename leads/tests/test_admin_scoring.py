@@ -243,7 +243,7 @@ def test_thresholds_out_of_bounds_are_refused_on_save(
     )
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors[field] == [message]
+    assert response.context["adminform"].form.errors == {field: [message]}
     settings_row.refresh_from_db()
     assert (settings_row.mql_threshold, settings_row.fit_minimum) == (50, 0)
 
