@@ -1,11 +1,10 @@
 """Both real public lead files, imported end to end with the demo team's capacity.
 
-The files live outside the repository (see /work/shared/data/real/README.md). These tests
+The files live beside the repository, in shared/data/real/, never in it. These tests
 skip when they are absent, except in CI, where a missing file fails the run.
 """
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -23,18 +22,6 @@ REPS = 5
 CAPACITY = 50
 
 
-def real_file(name: str) -> Path:
-    base = os.environ.get("HANDOFF_SHARED_DATA")
-    folder = Path(base) if base else Path(__file__).resolve().parents[2] / ".." / "shared/data/real"
-    path = folder / name
-    if not path.is_file():
-        message = f"{name} not found in {folder}; set HANDOFF_SHARED_DATA"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
@@ -45,8 +32,8 @@ def demo_team() -> list:
     return [RepFactory(weekly_capacity=CAPACITY) for _ in range(REPS)]
 
 
-def test_datablist_file_imports_every_row_and_hands_off_up_to_capacity(demo_team):
-    path = real_file("datablist_leads_10000.csv")
+def test_datablist_file_imports_every_row_and_hands_off_up_to_capacity(demo_team, real_data_file):
+    path = real_data_file("datablist_leads_10000.csv")
     rows = read_rows(path)
     # The file has no behaviour and no job titles, so the shipped rules qualify nobody.
     # RevOps values referrals: with a company address they reach the threshold.
@@ -71,8 +58,8 @@ def test_datablist_file_imports_every_row_and_hands_off_up_to_capacity(demo_team
     assert sorted(Counter(Handoff.objects.values_list("rep", flat=True)).values()) == [50] * 5
 
 
-def test_x_education_file_imports_every_row_and_hands_off_up_to_capacity(demo_team):
-    path = real_file("x_education_leads.csv")
+def test_x_education_file_imports_every_row_and_hands_off_up_to_capacity(demo_team, real_data_file):
+    path = real_data_file("x_education_leads.csv")
     rows = read_rows(path)
 
     report = leads_import(source=path, actor=None)
@@ -104,8 +91,8 @@ def test_x_education_file_imports_every_row_and_hands_off_up_to_capacity(demo_te
     assert converted[1] / mqls.count() > base_rate
 
 
-def test_datablist_file_imported_again_creates_nothing(demo_team):
-    path = real_file("datablist_leads_10000.csv")
+def test_datablist_file_imported_again_creates_nothing(demo_team, real_data_file):
+    path = real_data_file("datablist_leads_10000.csv")
     leads_import(source=path, actor=None)
     counts = (Lead.objects.count(), Source.objects.count(), Activity.objects.count())
 
