@@ -7,11 +7,11 @@ from handoff.services.assignment import (
     REASSIGN_SAME_REP,
     handoff_assign,
     handoff_reassign,
-    leads_assign_waiting,
 )
 from handoff.services.batch import (
     QUALIFY_BATCH_SIZE,
     leads_assign_locked,
+    leads_assign_waiting,
     leads_qualify_batch,
     leads_qualify_in_batches,
 )

@@ -20,14 +20,13 @@ from handoff.documentation import missing_required_fields
 from handoff.errors import HandoffError, PermissionRefused
 from handoff.models import (
     DEFAULT_FIRST_RESPONSE_HOURS,
-    OPEN_HANDOFF_STATES,
     Handoff,
     HandoffEvent,
     HandoffPoint,
     SlaPolicy,
 )
 from handoff.notifications import NotificationDraft, notification_create
-from handoff.selectors import mql_waiting_ids, waiting_episode_id
+from handoff.selectors import waiting_episode_id
 from handoff.services.common import (
     actor_may_act,
     company_days_off,
@@ -35,14 +34,12 @@ from handoff.services.common import (
     sla_policy_for,
 )
 from handoff.sla import DEFAULT_POLICY, sla_steps
-from leads.models import Lead, Stage
+from leads.models import Lead
 from leads.services import lead_lock
 from reps.models import Rep
 from reps.services import rep_route
 
 logger = logging.getLogger(__name__)
-
-SWEEP_BATCH_SIZE = 500
 
 
 def handoff_assign(
@@ -269,21 +266,3 @@ def handoff_reassign(
         rep.pk,
     )
     return new
-
-
-def leads_assign_waiting(*, now: datetime | None = None) -> int:
-    """Try again to place MQLs that found no eligible rep; returns how many were placed."""
-    placed = 0
-    for lead_id in mql_waiting_ids(limit=SWEEP_BATCH_SIZE):
-        with transaction.atomic():
-            lead = lead_lock(lead_id=lead_id)
-            if (
-                lead.stage != Stage.MQL
-                or lead.handoffs.filter(state__in=OPEN_HANDOFF_STATES).exists()
-            ):
-                continue
-            if handoff_assign(lead=lead, actor=None, now=now) is None:
-                # Nobody can take leads now; the rest of the queue would fail the same way.
-                break
-            placed += 1
-    return placed

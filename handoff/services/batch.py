@@ -23,8 +23,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from handoff.documentation import required_fields_missing
-from handoff.models import Handoff, HandoffEvent, HandoffPoint, RequiredField
+from handoff.models import (
+    OPEN_HANDOFF_STATES,
+    Handoff,
+    HandoffEvent,
+    HandoffPoint,
+    RequiredField,
+)
 from handoff.notifications import notifications_create_new
+from handoff.selectors import mql_waiting_ids
 from handoff.services.assignment import (
     _alert_managers_nobody_eligible,
     _log_assigned,
@@ -33,7 +40,7 @@ from handoff.services.assignment import (
     handoff_build,
 )
 from handoff.services.common import company_days_off, sla_policies_active, sla_policy_matching
-from leads.models import Lead, LeadEvent, ScoringSettings
+from leads.models import Lead, LeadEvent, ScoringSettings, Stage
 from leads.services import lead_ready_for_mql, mql_reason
 from reps.models import Rep
 from reps.selectors import AccountOwners
@@ -215,3 +222,42 @@ def _assign_locked(
         # leads, it names the same spell the first lead left waiting would have named.
         _alert_managers_nobody_eligible()
     return handoffs
+
+
+# Waiting MQLs offered again at each run of the periodic retry.
+SWEEP_BATCH_SIZE = 500
+
+
+def leads_assign_waiting(*, now: datetime | None = None) -> int:
+    """Try again to place MQLs that found no eligible rep, oldest first, QUALIFY_BATCH_SIZE
+    per transaction; returns how many were placed.
+
+    Stops at the first lead that cannot be placed (nobody eligible, or a required field
+    missing), as trying them one by one did: the rest would most likely fail the same way.
+    """
+    now = now or timezone.now()
+    ids = mql_waiting_ids(limit=SWEEP_BATCH_SIZE)
+    placed = 0
+    for offset in range(0, len(ids), QUALIFY_BATCH_SIZE):
+        batch = ids[offset : offset + QUALIFY_BATCH_SIZE]
+        with transaction.atomic():
+            locked = Lead.objects.select_for_update().filter(pk__in=batch).order_by("pk")
+            by_pk = {lead.pk: lead for lead in locked}
+            # Checked again under the locks: a lead may have been placed or moved on since.
+            handed = set(
+                Handoff.objects.filter(
+                    lead_id__in=batch, state__in=OPEN_HANDOFF_STATES
+                ).values_list("lead_id", flat=True)
+            )
+            leads = [
+                by_pk[lead_id]
+                for lead_id in batch
+                if lead_id in by_pk and by_pk[lead_id].stage == Stage.MQL and lead_id not in handed
+            ]
+            handoffs = leads_assign_locked(
+                leads=leads, actor=None, now=now, stop_when_unplaced=True
+            )
+        placed += len(handoffs)
+        if len(handoffs) < len(leads):
+            break
+    return placed

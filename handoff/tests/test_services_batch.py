@@ -22,10 +22,11 @@ from handoff.models import (
     RequiredField,
     SlaPolicy,
 )
-from handoff.services import leads_qualify_batch
+from handoff.selectors import mql_waiting_ids
+from handoff.services import handoff_assign, leads_assign_waiting, leads_qualify_batch
 from handoff.tests.factories import HandoffFactory
 from leads.models import Lead, LeadEvent, Stage
-from leads.services import lead_qualify_if_ready
+from leads.services import lead_lock, lead_qualify_if_ready
 from leads.tests.factories import LeadFactory, SourceFactory
 from reps.models import Absence, Rep, RoutingRule
 from reps.tests.factories import RepFactory, TeamFactory, UserFactory
@@ -254,3 +255,30 @@ def test_leads_that_no_longer_qualify_are_skipped_and_a_second_batch_adds_nothin
     assert snapshot() == after_first
     assert LeadEvent.objects.filter(lead_id__in=[low, already]).count() == 0
     assert Lead.objects.get(pk=low).stage == Stage.LEAD
+
+
+def test_the_waiting_queue_is_placed_as_one_by_one_and_stops_at_the_first_lead_left_over():
+    team = TeamFactory()
+    RepFactory(team=team, weekly_capacity=30)
+    RepFactory(team=team, weekly_capacity=10)
+    RequiredField.objects.create(point=HandoffPoint.TO_BDR, field="phone")
+    waiting = mql_ready(5, phone="+1 555 0100")
+    Lead.objects.filter(pk=waiting[3]).update(phone="")
+    Lead.objects.filter(pk__in=waiting).update(stage=Stage.MQL, mql_count=1, mql_at=NOW)
+
+    def old_loop() -> None:
+        # What the retry did before batches: each lead in turn, stopping at the first None.
+        for lead_id in mql_waiting_ids(limit=500):
+            with transaction.atomic():
+                if handoff_assign(lead=lead_lock(lead_id=lead_id), actor=None, now=NOW) is None:
+                    break
+
+    savepoint = transaction.savepoint()
+    old_loop()
+    single = snapshot()
+    transaction.savepoint_rollback(savepoint)
+    placed = leads_assign_waiting(now=NOW)
+
+    assert snapshot() == single
+    assert placed == 3
+    assert [row[0] for row in single["handoffs"]] == waiting[:3]
