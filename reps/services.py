@@ -222,7 +222,9 @@ class RoutingBatch:
     transaction, after the leads are locked (locks go lead, then rep).
     """
 
-    def __init__(self, *, accounts: AccountOwners, now: datetime, days_off: frozenset[date]):
+    def __init__(
+        self, *, accounts: AccountOwners, now: datetime, days_off: frozenset[date]
+    ) -> None:
         self.accounts = accounts
         self.now = now
         self.days_off = days_off

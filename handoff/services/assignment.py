@@ -65,7 +65,7 @@ def handoff_assign(
     decision = rep_route(lead=lead, now=now, days_off=days_off)
     if decision.rep is None:
         logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
-        _alert_managers_nobody_eligible()
+        managers_alert_routing_exhausted()
         return None
     return handoff_open(
         lead=lead, rep=decision.rep, actor=actor, now=now, policy=policy, days_off=days_off
@@ -103,7 +103,7 @@ def handoff_open(
         body=notice.body,
         url=notice.url,
     )
-    _log_assigned(handoff)
+    handoff_log_assigned(handoff)
     return handoff
 
 
@@ -165,7 +165,7 @@ def handoff_assigned_notice(*, handoff: Handoff) -> NotificationDraft:
     )
 
 
-def _log_assigned(handoff: Handoff) -> None:
+def handoff_log_assigned(handoff: Handoff) -> None:
     logger.info(
         "handoff assigned handoff_id=%s lead_id=%s rep_id=%s hours=%s previous_id=%s",
         handoff.pk,
@@ -176,7 +176,7 @@ def _log_assigned(handoff: Handoff) -> None:
     )
 
 
-def _alert_managers_nobody_eligible() -> None:
+def managers_alert_routing_exhausted() -> None:
     # One alert per spell of waiting: more leads joining the queue add none; once the queue
     # has drained, the next lead that cannot be placed starts a new spell.
     episode = waiting_episode_id()

@@ -33,11 +33,11 @@ from handoff.models import (
 from handoff.notifications import notifications_create_new
 from handoff.selectors import mql_waiting_ids
 from handoff.services.assignment import (
-    _alert_managers_nobody_eligible,
-    _log_assigned,
     handoff_assigned_event,
     handoff_assigned_notice,
     handoff_build,
+    handoff_log_assigned,
+    managers_alert_routing_exhausted,
 )
 from handoff.services.common import company_days_off, sla_policies_active, sla_policy_matching
 from leads.models import Lead, LeadEvent, ScoringSettings, Stage
@@ -216,11 +216,11 @@ def _assign_locked(
         drafts=[handoff_assigned_notice(handoff=handoff) for handoff in handoffs]
     )
     for handoff in handoffs:
-        _log_assigned(handoff)
+        handoff_log_assigned(handoff)
     if nobody_eligible:
         # One alert per spell of waiting, as for a single lead: written after the batch's
         # leads, it names the same spell the first lead left waiting would have named.
-        _alert_managers_nobody_eligible()
+        managers_alert_routing_exhausted()
     return handoffs
 
 
