@@ -337,9 +337,15 @@ def rep_route(
     owner = account_owner_for(lead=lead)
     if owner is not None and owner.pk not in excluded:
         (locked,) = _with_eligibility_data(Rep.objects.filter(pk=owner.pk), now=now)
-        _read_credits([locked.pk], lock=not dry_run)
-        loads = rep_assigned_this_week(reps=[locked], now=now)
-        reason = _ineligible_reason(locked, loads=loads)
+        # An owner who cannot take the lead is not locked: the reps locked next must be taken
+        # in id order after it, as a batch (RoutingBatch) takes them all, or the two could
+        # deadlock. An owner who can is locked and checked again, since a concurrent pick may
+        # have filled their week.
+        reason = _ineligible_reason(locked, loads=rep_assigned_this_week(reps=[locked], now=now))
+        if reason is None:
+            _read_credits([locked.pk], lock=not dry_run)
+            loads = rep_assigned_this_week(reps=[locked], now=now)
+            reason = _ineligible_reason(locked, loads=loads)
         if reason is None:
             if not dry_run:
                 Rep.objects.filter(pk=locked.pk).update(last_assigned_at=now)
