@@ -98,14 +98,15 @@ def rep_shortlist(
     reps: Sequence[Rep],
     now: datetime,
     loads: Mapping[int, int],
-    calendar_for: Callable[[Rep], BusinessCalendar],
+    at_work: Callable[[Rep], bool],
     waiting_for: Callable[[list[Rep]], Mapping[int, int]],
 ) -> tuple[list[Rep], dict[int, str]]:
     """The reps among `reps` (loaded by _with_eligibility_data, in id order) who may take a
     lead now, and why each of the others may not.
 
-    Pure: the caller supplies this week's loads, the calendars and the counts of leads waiting
-    for a first response, read from the database for one lead or kept in memory for a batch.
+    Pure: the caller supplies this week's loads, whether each rep's calendar is open at `now`,
+    and the counts of leads waiting for a first response, read from the database for one lead
+    or kept in memory for a batch.
     `waiting_for` is only called when some eligible reps are at work and some are not.
     """
     eligible: list[Rep] = []
@@ -123,7 +124,7 @@ def rep_shortlist(
     # preferred only while the leads still waiting for their first response are fewer than
     # a day's share of their capacity: a burst (an import, a webinar's sign-ups) is shared
     # out instead of piled on the one rep whose day it is.
-    on_shift = [rep for rep in eligible if calendar_for(rep).is_open(now)]
+    on_shift = [rep for rep in eligible if at_work(rep)]
     if on_shift and len(on_shift) < len(eligible):
         waiting = waiting_for(on_shift)
         on_shift = [rep for rep in on_shift if waiting.get(rep.pk, 0) < _day_share(rep)]
@@ -176,7 +177,7 @@ def rep_pick(
         reps=reps,
         now=now,
         loads=rep_assigned_this_week(reps=reps, now=now),
-        calendar_for=lambda rep: rep.calendar(days_off=days_off),
+        at_work=lambda rep: rep.calendar(days_off=days_off).is_open(now),
         waiting_for=lambda on_shift: rep_awaiting_first_response(reps=on_shift),
     )
 
@@ -243,6 +244,7 @@ class RoutingBatch:
         self.reps = {rep.pk: rep for rep in reps}
         self.active = [rep for rep in reps if rep.active and rep.user.is_active]
         self.calendars: dict[int, BusinessCalendar] = {}
+        self.open_now: dict[int, bool] = {}
         self.credited: set[int] = set()
         self.picked: set[int] = set()
 
@@ -250,6 +252,12 @@ class RoutingBatch:
         if rep.pk not in self.calendars:
             self.calendars[rep.pk] = rep.calendar(days_off=self.days_off)
         return self.calendars[rep.pk]
+
+    def at_work(self, rep: Rep) -> bool:
+        # Asked for every rep at every lead, of the same calendars at the same instant.
+        if rep.pk not in self.open_now:
+            self.open_now[rep.pk] = self.calendar(rep).is_open(self.now)
+        return self.open_now[rep.pk]
 
     def route(self, *, lead: Lead) -> RoutingDecision:
         owner_id = self.accounts.owner_id_for(lead=lead)
@@ -272,7 +280,7 @@ class RoutingBatch:
             reps=candidates,
             now=self.now,
             loads=self.loads,
-            calendar_for=self.calendar,
+            at_work=self.at_work,
             waiting_for=lambda _on_shift: self.waiting,
         )
         decision = RoutingDecision(

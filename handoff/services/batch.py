@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 # many leads, small enough that the reps' row locks are not held for long.
 QUALIFY_BATCH_SIZE = 100
 
-LEAD_FIELDS_CHANGED_BY_MQL = ["stage", "mql_count", "mql_at", "updated_at"]
-
 
 def leads_qualify_batch(
     *,
@@ -91,7 +89,7 @@ def leads_qualify_batch(
             lead.mql_count += 1
             lead.mql_at = now
             lead.qualify_mql()
-            # What save() would stamp; bulk_update leaves auto_now fields to the caller.
+            # What save() would stamp; a set-based update leaves auto_now fields to the caller.
             lead.updated_at = wall_clock
             events.append(
                 LeadEvent(
@@ -102,7 +100,16 @@ def leads_qualify_batch(
                     reason=mql_reason(lead=lead, thresholds=thresholds)[:200],
                 )
             )
-        Lead.objects.bulk_update(leads, LEAD_FIELDS_CHANGED_BY_MQL)
+        # The transitions ran on the instances; their new values are written with one UPDATE
+        # per distinct value (at most two: first and second qualification), which costs far
+        # less than bulk_update's CASE per row.
+        changed: dict[tuple[str, int], list[int]] = {}
+        for lead in leads:
+            changed.setdefault((lead.stage, lead.mql_count), []).append(lead.pk)
+        for (stage, mql_count), pks in changed.items():
+            Lead.objects.filter(pk__in=pks).update(
+                stage=stage, mql_count=mql_count, mql_at=now, updated_at=wall_clock
+            )
         LeadEvent.objects.bulk_create(events)
         for event in events:
             logger.info(
