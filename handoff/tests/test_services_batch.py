@@ -147,11 +147,13 @@ def test_the_weighted_split_skips_inactive_away_and_full_reps_as_one_by_one():
     Absence.objects.create(rep=away, starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(1))
     full = RepFactory(team=team, weekly_capacity=2)
     HandoffFactory.create_batch(2, rep=full, assigned_at=NOW - timedelta(hours=1))
-    lead_ids = mql_ready(20)
+    # One of them qualifies for the second time, after being recycled.
+    lead_ids = mql_ready(19) + mql_ready(1, stage=Stage.RECYCLED, mql_count=1)
 
     single, batch = both_ways(lead_ids)
 
     assert batch == single
+    assert {row[2] for row in batch["leads"] if row[0] in lead_ids} == {1, 2}
     # The full rep's two are the handoffs that filled the week before.
     assert owners(batch) == {big.pk: 15, small.pk: 5, full.pk: 2}
     assert len(batch["lead_events"]) == 20
