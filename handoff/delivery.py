@@ -65,7 +65,11 @@ def retry_delay(*, attempts: int) -> timedelta:
 
 def slack_webhook_for(*, user: AbstractBaseUser) -> str:
     """The rep's own Slack webhook, else their team's; empty for a user who is not a rep."""
-    rep = Rep.objects.filter(user_id=user.pk).select_related("team").first()
+    return slack_webhook_of(rep=Rep.objects.filter(user_id=user.pk).select_related("team").first())
+
+
+def slack_webhook_of(*, rep: Rep | None) -> str:
+    """The rep's own Slack webhook, else their team's (loaded with the rep); empty for none."""
     if rep is None:
         return ""
     if rep.slack_webhook_url:
@@ -76,7 +80,22 @@ def slack_webhook_for(*, user: AbstractBaseUser) -> str:
 def deliveries_create(
     *, notification: Notification, channels: Iterable[str], now: datetime
 ) -> list[Delivery]:
-    """Write the notification's delivery rows, inside the caller's transaction.
+    """Write the notification's delivery rows, inside the caller's transaction."""
+    wanted = set(channels)
+    slack_webhook = (
+        slack_webhook_for(user=notification.recipient) if DeliveryChannel.SLACK in wanted else ""
+    )
+    return Delivery.objects.bulk_create(
+        deliveries_build(
+            notification=notification, channels=wanted, now=now, slack_webhook=slack_webhook
+        )
+    )
+
+
+def deliveries_build(
+    *, notification: Notification, channels: Iterable[str], now: datetime, slack_webhook: str
+) -> list[Delivery]:
+    """The notification's delivery rows, unsaved.
 
     The in-app delivery is the notification itself, so it is sent as it is written. Email and
     Slack get a row only when there is somewhere to send them.
@@ -97,11 +116,11 @@ def deliveries_create(
         deliveries.append(
             Delivery(notification=notification, channel=DeliveryChannel.EMAIL, next_attempt_at=now)
         )
-    if DeliveryChannel.SLACK in wanted and slack_webhook_for(user=notification.recipient):
+    if DeliveryChannel.SLACK in wanted and slack_webhook:
         deliveries.append(
             Delivery(notification=notification, channel=DeliveryChannel.SLACK, next_attempt_at=now)
         )
-    return Delivery.objects.bulk_create(deliveries)
+    return deliveries
 
 
 def deliveries_queue(*, delivery_ids: Iterable[int]) -> None:
@@ -114,6 +133,34 @@ def deliveries_queue(*, delivery_ids: Iterable[int]) -> None:
 
     for delivery_id in delivery_ids:
         transaction.on_commit(lambda pk=delivery_id: deliver_notification.delay(pk), robust=True)
+
+
+def deliveries_queue_together(*, delivery_ids: Iterable[int]) -> None:
+    """Queue a send task for each delivery once the current transaction commits, from one
+    commit callback for them all: the form for a batch of notifications.
+
+    When the queue refuses one, the rest are left to the retry sweep rather than each waiting
+    on a queue that is down.
+    """
+    from handoff.tasks import deliver_notification
+
+    ids = list(delivery_ids)
+    if not ids:
+        return
+
+    def queue_all() -> None:
+        for index, delivery_id in enumerate(ids):
+            try:
+                deliver_notification.delay(delivery_id)
+            except Exception:
+                logger.exception(
+                    "deliveries not queued, left to the retry sweep delivery_id=%s count=%s",
+                    delivery_id,
+                    len(ids) - index,
+                )
+                return
+
+    transaction.on_commit(queue_all, robust=True)
 
 
 def _claimable(now: datetime) -> Q:

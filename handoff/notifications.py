@@ -8,14 +8,28 @@ is down: the retry sweep finds them.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from handoff.delivery import deliveries_create, deliveries_queue
-from handoff.models import DeliveryChannel, DeliveryStatus, Notification, NotificationPreference
+from handoff.delivery import (
+    deliveries_build,
+    deliveries_create,
+    deliveries_queue,
+    deliveries_queue_together,
+    slack_webhook_of,
+)
+from handoff.models import (
+    Delivery,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+)
+from reps.models import Rep
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +103,79 @@ def notification_channels_for(*, recipient: AbstractBaseUser, kind: str) -> list
             user_id=recipient.pk, kind=kind, enabled=False
         ).values_list("channel", flat=True)
     )
-    return [channel for channel in DeliveryChannel.values if channel not in turned_off]
+    return channels_except(turned_off=turned_off)
+
+
+def channels_except(*, turned_off: Iterable[str]) -> list[str]:
+    off = set(turned_off)
+    return [channel for channel in DeliveryChannel.values if channel not in off]
+
+
+@dataclass(frozen=True)
+class NotificationDraft:
+    """A notification to write, for notifications_create_new."""
+
+    recipient: AbstractBaseUser
+    kind: str
+    key: str
+    title: str
+    body: str = ""
+    url: str = ""
+
+
+def notifications_create_new(*, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+    """Write many notifications and their deliveries with a few inserts, and queue the sends
+    after commit from one callback.
+
+    For keys that cannot exist yet (they name a row written in the same transaction): unlike
+    notification_create, a repeated key is not skipped but fails the caller's transaction.
+    The rows, channels and deliveries are those notification_create writes for each draft.
+    """
+    if not drafts:
+        return []
+    now = timezone.now()
+    recipient_ids = {draft.recipient.pk for draft in drafts}
+    turned_off: dict[tuple[int, str], set[str]] = {}
+    for user_id, kind, channel in NotificationPreference.objects.filter(
+        user_id__in=recipient_ids, kind__in={draft.kind for draft in drafts}, enabled=False
+    ).values_list("user_id", "kind", "channel"):
+        turned_off.setdefault((user_id, kind), set()).add(channel)
+    reps = Rep.objects.filter(user_id__in=recipient_ids).select_related("team")
+    webhooks = {rep.user_id: slack_webhook_of(rep=rep) for rep in reps}
+
+    notifications = []
+    channels = []
+    for draft in drafts:
+        wanted = channels_except(turned_off=turned_off.get((draft.recipient.pk, draft.kind), ()))
+        channels.append(wanted)
+        notifications.append(
+            Notification(
+                recipient=draft.recipient,
+                kind=draft.kind,
+                key=draft.key,
+                title=draft.title,
+                body=draft.body,
+                url=draft.url,
+                # A user who turned the in-app channel off keeps the record, but no badge.
+                read_at=None if DeliveryChannel.IN_APP in wanted else now,
+            )
+        )
+    Notification.objects.bulk_create(notifications)
+    deliveries = Delivery.objects.bulk_create(
+        delivery
+        for notification, wanted in zip(notifications, channels, strict=True)
+        for delivery in deliveries_build(
+            notification=notification,
+            channels=wanted,
+            now=now,
+            slack_webhook=webhooks.get(notification.recipient.pk, ""),
+        )
+    )
+    deliveries_queue_together(
+        delivery_ids=[d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]
+    )
+    logger.info("notifications created count=%s deliveries=%s", len(notifications), len(deliveries))
+    return notifications
 
 
 def notification_kinds_for(*, user: AbstractBaseUser) -> dict[str, str]:

@@ -252,6 +252,8 @@ def leads_rescore_and_qualify(
     A lower score never demotes an MQL: stages only move through transitions, and rescoring
     makes none. Safe to run again: a lead handed off once is not handed off twice.
     """
+    from handoff.services import leads_qualify_in_batches
+
     now = now or timezone.now()
     rescored = leads_rescore(lead_ids=lead_ids, now=now)
     thresholds = ScoringSettings.current()
@@ -267,9 +269,8 @@ def leads_rescore_and_qualify(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    handed_off = sum(
-        1 for lead_id in candidates if lead_qualify_if_ready(lead_id=lead_id, now=now) is not None
-    )
+    # In batches, each qualified and handed off as lead_qualify_if_ready would one by one.
+    handed_off = leads_qualify_in_batches(lead_ids=list(candidates), now=now)
     return rescored, handed_off
 
 
@@ -287,17 +288,7 @@ def lead_qualify_if_ready(
     thresholds = ScoringSettings.current()
     with transaction.atomic():
         lead = lead_lock(lead_id=lead_id)
-        if lead.stage not in (Stage.LEAD, Stage.RECYCLED):
-            return None
-        if lead.mql_count >= MAX_MQL_QUALIFICATIONS:
-            return None
-        result = ScoreResult(
-            fit=lead.fit_score, engagement=lead.engagement_score,
-            disqualified_by=lead.disqualified_by,
-        )  # fmt: skip
-        if not result.qualifies(
-            threshold=thresholds.mql_threshold, fit_minimum=thresholds.fit_minimum
-        ):
+        if not lead_ready_for_mql(lead=lead, thresholds=thresholds):
             return None
         lead.mql_count += 1
         lead.mql_at = now
@@ -305,9 +296,26 @@ def lead_qualify_if_ready(
             lead=lead,
             transition="qualify_mql",
             actor=actor,
-            reason=f"score {lead.score} reached the threshold {thresholds.mql_threshold}",
+            reason=mql_reason(lead=lead, thresholds=thresholds),
         )
         return handoff_assign(lead=lead, actor=actor, now=now)
+
+
+def lead_ready_for_mql(*, lead: Lead, thresholds: ScoringSettings) -> bool:
+    """Whether a lead may become MQL now: it is a new or recycled lead, has not used up its
+    qualifications, and its stored score qualifies."""
+    if lead.stage not in (Stage.LEAD, Stage.RECYCLED):
+        return False
+    if lead.mql_count >= MAX_MQL_QUALIFICATIONS:
+        return False
+    result = ScoreResult(
+        fit=lead.fit_score, engagement=lead.engagement_score, disqualified_by=lead.disqualified_by
+    )
+    return result.qualifies(threshold=thresholds.mql_threshold, fit_minimum=thresholds.fit_minimum)
+
+
+def mql_reason(*, lead: Lead, thresholds: ScoringSettings) -> str:
+    return f"score {lead.score} reached the threshold {thresholds.mql_threshold}"
 
 
 def lead_rescore_and_qualify(

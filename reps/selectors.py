@@ -130,6 +130,101 @@ def account_owner_for(*, lead: Lead) -> Rep | None:
 
 
 @dataclass(frozen=True)
+class _AccountHandoff:
+    # Orders handoffs as account_owner_for does, newest first: handoffs written by the batch
+    # (fresh = 1) come after every stored one assigned at the same time, as their ids would.
+    order: tuple[datetime, int, int]
+    rep_id: int
+    lead_id: int
+    # Whether the lead's stage already made it an owner when the batch started.
+    owned: bool
+
+
+class AccountOwners:
+    """account_owner_for for a batch of leads handed off one after the other, from one query.
+
+    Built before the batch changes anything, with `leads` in the order the batch handles them.
+    A lead of the batch owns its account from its own turn on (it becomes MQL then), and each
+    handoff the batch makes is recorded, so that a later lead of the same account finds it, as
+    it would have found it in the database had the leads been handed off one by one.
+    """
+
+    def __init__(self, *, leads: Sequence[Lead]) -> None:
+        from handoff.models import Handoff
+
+        self.position = {lead.pk: index for index, lead in enumerate(leads)}
+        self.by_domain: dict[str, list[_AccountHandoff]] = {}
+        self.by_company: dict[str, list[_AccountHandoff]] = {}
+        self.written = 0
+        self.rep_ids: set[int] = set()
+        domains = {
+            lead.email_domain
+            for lead in leads
+            if lead.email_domain and email_domain_kind(lead.email_domain) == "company"
+        }
+        companies = {lead.company.strip() for lead in leads if lead.company.strip()}
+        same_account = Q()
+        if domains:
+            same_account |= Q(lead_domain__in=domains, lead__email__contains="@")
+        for company in companies:
+            same_account |= Q(lead__company__iexact=company)
+        if not same_account:
+            return
+        rows = (
+            Handoff.objects.annotate(lead_domain=email_domain_expression("lead__email"))
+            .filter(same_account)
+            .filter(Q(lead__stage__in=OWNED_STAGES) | Q(lead_id__in=list(self.position)))
+            .exclude(state__in=("rejected", "reassigned", "returned"))
+            .values_list(
+                "pk", "assigned_at", "rep_id", "lead_id", "lead__stage", "lead__email",
+                "lead__company",
+            )
+        )  # fmt: skip
+        for pk, assigned_at, rep_id, lead_id, stage, email, company in rows:
+            self.rep_ids.add(rep_id)
+            self._add(
+                _AccountHandoff((assigned_at, 0, pk), rep_id, lead_id, stage in OWNED_STAGES),
+                email=email,
+                company=company,
+            )
+
+    def _add(self, handoff: _AccountHandoff, *, email: str, company: str) -> None:
+        # Keyed as the query compares: the lowercased text after the first "@" (only for an
+        # email that has one), and the company as stored, compared without case.
+        if "@" in email:
+            self.by_domain.setdefault(email.partition("@")[2].lower(), []).append(handoff)
+        self.by_company.setdefault(company.upper(), []).append(handoff)
+
+    def owner_id_for(self, *, lead: Lead) -> int | None:
+        """The id of the rep account_owner_for would answer for `lead` at its turn."""
+        turn = self.position[lead.pk]
+        found: list[_AccountHandoff] = []
+        domain = lead.email_domain
+        if domain and email_domain_kind(domain) == "company":
+            found += self.by_domain.get(domain, ())
+        if lead.company.strip():
+            found += self.by_company.get(lead.company.strip().upper(), ())
+        candidates = [
+            handoff
+            for handoff in found
+            if handoff.lead_id != lead.pk
+            and (handoff.owned or self.position.get(handoff.lead_id, turn) < turn)
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda handoff: handoff.order).rep_id
+
+    def record(self, *, lead: Lead, rep_id: int, now: datetime) -> None:
+        """Note the handoff the batch makes of `lead` to the rep, as the newest of all."""
+        self.written += 1
+        self._add(
+            _AccountHandoff((now, 1, self.written), rep_id, lead.pk, owned=True),
+            email=lead.email,
+            company=lead.company,
+        )
+
+
+@dataclass(frozen=True)
 class SimulatedRep:
     rep: Rep
     # The round-robin credit stored now, and what it would be at this pick before the winner

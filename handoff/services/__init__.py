@@ -7,7 +7,13 @@ from handoff.services.assignment import (
     REASSIGN_SAME_REP,
     handoff_assign,
     handoff_reassign,
+)
+from handoff.services.batch import (
+    QUALIFY_BATCH_SIZE,
+    leads_assign_locked,
     leads_assign_waiting,
+    leads_qualify_batch,
+    leads_qualify_in_batches,
 )
 from handoff.services.common import (
     ALREADY_CHANGED,
@@ -33,6 +39,10 @@ from handoff.services.work import (
 )
 
 __all__ = [
+    "QUALIFY_BATCH_SIZE",
+    "leads_assign_locked",
+    "leads_qualify_batch",
+    "leads_qualify_in_batches",
     "ALREADY_CHANGED",
     "BANT_FIELDS",
     "NOTE_REQUIRED",

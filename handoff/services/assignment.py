@@ -15,18 +15,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from handoff import roles
+from handoff.business_hours import BusinessCalendar
 from handoff.documentation import missing_required_fields
 from handoff.errors import HandoffError, PermissionRefused
 from handoff.models import (
     DEFAULT_FIRST_RESPONSE_HOURS,
-    OPEN_HANDOFF_STATES,
     Handoff,
     HandoffEvent,
     HandoffPoint,
     SlaPolicy,
 )
-from handoff.notifications import notification_create
-from handoff.selectors import mql_waiting_ids, waiting_episode_id
+from handoff.notifications import NotificationDraft, notification_create
+from handoff.selectors import waiting_episode_id
 from handoff.services.common import (
     actor_may_act,
     company_days_off,
@@ -34,14 +34,12 @@ from handoff.services.common import (
     sla_policy_for,
 )
 from handoff.sla import DEFAULT_POLICY, sla_steps
-from leads.models import Lead, Stage
+from leads.models import Lead
 from leads.services import lead_lock
 from reps.models import Rep
 from reps.services import rep_route
 
 logger = logging.getLogger(__name__)
-
-SWEEP_BATCH_SIZE = 500
 
 
 def handoff_assign(
@@ -67,7 +65,7 @@ def handoff_assign(
     decision = rep_route(lead=lead, now=now, days_off=days_off)
     if decision.rep is None:
         logger.warning("no eligible rep lead_id=%s skipped=%s", lead.pk, len(decision.skipped))
-        _alert_managers_nobody_eligible()
+        managers_alert_routing_exhausted()
         return None
     return handoff_open(
         lead=lead, rep=decision.rep, actor=actor, now=now, policy=policy, days_off=days_off
@@ -85,8 +83,43 @@ def handoff_open(
     previous: Handoff | None = None,
 ) -> Handoff:
     """Create the handoff with its own clock, its audit row and the rep's notification."""
+    handoff = handoff_build(
+        lead=lead,
+        rep=rep,
+        actor=actor,
+        now=now,
+        policy=policy,
+        calendar=rep.calendar(days_off=days_off),
+        previous=previous,
+    )
+    handoff.save(force_insert=True)
+    handoff_assigned_event(handoff=handoff, actor=actor).save(force_insert=True)
+    notice = handoff_assigned_notice(handoff=handoff)
+    notification_create(
+        recipient=notice.recipient,
+        kind=notice.kind,
+        key=notice.key,
+        title=notice.title,
+        body=notice.body,
+        url=notice.url,
+    )
+    handoff_log_assigned(handoff)
+    return handoff
+
+
+def handoff_build(
+    *,
+    lead: Lead,
+    rep: Rep,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    policy: SlaPolicy | None,
+    calendar: BusinessCalendar,
+    previous: Handoff | None = None,
+) -> Handoff:
+    """The unsaved handoff of `lead` to `rep` at `now`: its deadline and first SLA check on
+    the rep's `calendar`. Pure, so that a batch builds many before one insert."""
     hours = policy.first_response_hours if policy else DEFAULT_FIRST_RESPONSE_HOURS
-    calendar = rep.calendar(days_off=days_off)
     handoff = Handoff(
         lead=lead,
         rep=rep,
@@ -104,34 +137,46 @@ def handoff_open(
         reassigned_by_sla=previous is not None and actor is None,
     )
     handoff.next_check_at = steps[0].at if steps else None
-    handoff.save(force_insert=True)
-    HandoffEvent.objects.create(
+    return handoff
+
+
+def handoff_assigned_event(*, handoff: Handoff, actor: AbstractBaseUser | None) -> HandoffEvent:
+    """The unsaved audit row of a new handoff."""
+    hours = handoff.first_response_hours
+    return HandoffEvent(
         handoff=handoff,
         kind=HandoffEvent.Kind.ASSIGNED,
         actor=actor,
         to_state=handoff.state,
         note=f"first response due within {hours} business hour{pluralize(hours)}",
     )
-    notification_create(
+
+
+def handoff_assigned_notice(*, handoff: Handoff) -> NotificationDraft:
+    """The notification that tells the rep of a new handoff, which must be saved."""
+    rep = handoff.rep
+    return NotificationDraft(
         recipient=rep.user,
         kind="handoff_assigned",
         key=f"handoff-assigned:{handoff.pk}",
-        title=f"New lead: {lead.display_name}",
+        title=f"New lead: {handoff.lead.display_name}",
         body=f"Respond by {handoff.due_at.astimezone(ZoneInfo(rep.timezone)):%a %d %b %H:%M %Z}.",
         url=reverse("handoff-detail", args=[handoff.pk]),
     )
+
+
+def handoff_log_assigned(handoff: Handoff) -> None:
     logger.info(
         "handoff assigned handoff_id=%s lead_id=%s rep_id=%s hours=%s previous_id=%s",
         handoff.pk,
-        lead.pk,
-        rep.pk,
-        hours,
-        previous.pk if previous else None,
+        handoff.lead_id,
+        handoff.rep_id,
+        handoff.first_response_hours,
+        handoff.previous_id,
     )
-    return handoff
 
 
-def _alert_managers_nobody_eligible() -> None:
+def managers_alert_routing_exhausted() -> None:
     # One alert per spell of waiting: more leads joining the queue add none; once the queue
     # has drained, the next lead that cannot be placed starts a new spell.
     episode = waiting_episode_id()
@@ -221,21 +266,3 @@ def handoff_reassign(
         rep.pk,
     )
     return new
-
-
-def leads_assign_waiting(*, now: datetime | None = None) -> int:
-    """Try again to place MQLs that found no eligible rep; returns how many were placed."""
-    placed = 0
-    for lead_id in mql_waiting_ids(limit=SWEEP_BATCH_SIZE):
-        with transaction.atomic():
-            lead = lead_lock(lead_id=lead_id)
-            if (
-                lead.stage != Stage.MQL
-                or lead.handoffs.filter(state__in=OPEN_HANDOFF_STATES).exists()
-            ):
-                continue
-            if handoff_assign(lead=lead, actor=None, now=now) is None:
-                # Nobody can take leads now; the rest of the queue would fail the same way.
-                break
-            placed += 1
-    return placed

@@ -1,6 +1,7 @@
 """What the handoff services share: who may act, locking, the policy and calendar inputs."""
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,7 +21,16 @@ ALREADY_CHANGED = "This handoff is already {state}; reload the page to see its c
 
 
 def sla_policy_for(*, lead: Lead) -> SlaPolicy | None:
-    for policy in SlaPolicy.objects.filter(active=True).order_by("position", "pk"):
+    return sla_policy_matching(lead=lead, policies=sla_policies_active())
+
+
+def sla_policies_active() -> list[SlaPolicy]:
+    return list(SlaPolicy.objects.filter(active=True).order_by("position", "pk"))
+
+
+def sla_policy_matching(*, lead: Lead, policies: Iterable[SlaPolicy]) -> SlaPolicy | None:
+    """The first of the active `policies` (in their order) that matches the lead."""
+    for policy in policies:
         if policy.source_id and policy.source_id != lead.source_id:
             continue
         if policy.min_score is not None and lead.score < policy.min_score:

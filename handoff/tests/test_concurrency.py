@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import close_old_connections, connection
+from django.db.models import Count
 
 from handoff.errors import TransitionConflict
 from handoff.models import Handoff, HandoffEvent, HandoffState
-from handoff.services import handoff_accept
+from handoff.services import handoff_accept, leads_qualify_in_batches
 from leads.models import ActivityKind, Lead, LeadEvent
 from leads.services import lead_qualify_if_ready, leads_rescore
 from leads.tests.factories import ActivityFactory, LeadFactory
@@ -82,3 +83,36 @@ def test_parallel_qualification_hands_each_lead_to_exactly_one_rep():
     }
     assert LeadEvent.objects.filter(to_stage="mql").count() == 20
     assert Lead.objects.filter(stage="mql").count() == 20
+
+
+def test_parallel_batches_hand_each_lead_to_exactly_one_rep_in_the_weighted_split():
+    team = TeamFactory()
+    big = RepFactory(team=team, weekly_capacity=90)
+    small = RepFactory(team=team, weekly_capacity=30)
+    lead_ids = [
+        LeadFactory(score=80, fit_score=30, engagement_score=50, company=f"Company {n}").pk
+        for n in range(80)
+    ]
+    # Four threads, each over every lead in batches of ten: batches overlap on leads and all
+    # take the same reps' locks. In the evening nobody is at work, so the split is the
+    # weights' alone.
+    shares = [lead_ids[offset:] + lead_ids[:offset] for offset in (0, 20, 40, 60)]
+    evening = datetime(2026, 12, 1, 20, tzinfo=UTC)
+
+    results = run_at_once(
+        4,
+        lambda index: leads_qualify_in_batches(lead_ids=shares[index], now=evening, batch_size=10),
+    )
+
+    assert sum(results) == 80
+    assert (
+        list(Handoff.objects.order_by().values("lead_id").annotate(n=Count("pk")).values_list("n"))
+        == [(1,)] * 80
+    )
+    assert Counter(
+        HandoffEvent.objects.values_list("handoff__lead_id", flat=True)
+    ) == dict.fromkeys(lead_ids, 1)
+    assert Counter(LeadEvent.objects.values_list("lead_id", flat=True)) == dict.fromkeys(
+        lead_ids, 1
+    )
+    assert Counter(Handoff.objects.values_list("rep_id", flat=True)) == {big.pk: 60, small.pk: 20}

@@ -1,10 +1,11 @@
 """After an import: make the leads that qualify MQL and hand them to reps, best scores first.
 
 A large file can hold thousands of MQLs while the team has room for a few hundred a week.
-Each lead goes through `lead_qualify_if_ready` (transition, event row, routing, handoff, the
-rep's notification) until routing finds no rep for anybody; the rest become MQL in one
-set-based step and wait, exactly as a lead that routing could not place waits, for the
-periodic `handoff.assign_waiting_leads` to offer them as reps free up.
+The leads go in batches through `leads_qualify_batch` (for each lead what
+`lead_qualify_if_ready` does: transition, event row, routing, handoff, the rep's notification)
+until routing finds no rep for anybody; the rest become MQL in one set-based step and wait,
+exactly as a lead that routing could not place waits, for the periodic
+`handoff.assign_waiting_leads` to offer them as reps free up.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 
+from handoff.services import QUALIFY_BATCH_SIZE, leads_qualify_batch
 from leads.importing.matching import LOOKUP_BATCH_SIZE, chunks
 from leads.models import Lead, LeadEvent, ScoringSettings, Stage
-from leads.services import MAX_MQL_QUALIFICATIONS, lead_qualify_if_ready
+from leads.services import MAX_MQL_QUALIFICATIONS
 
 logger = logging.getLogger(__name__)
 
@@ -40,27 +42,29 @@ def leads_qualify_imported(
     from reps.services import rep_pick
 
     ordered = sorted(set(candidates), key=lambda item: (-item[0], item[1]))
+    ordered_ids = [lead_id for _score, lead_id in ordered]
     handoffs = 0
     waiting: list[int] = []
     team_full = False
-    for _score, lead_id in ordered:
+    for offset in range(0, len(ordered_ids), QUALIFY_BATCH_SIZE):
+        batch = ordered_ids[offset : offset + QUALIFY_BATCH_SIZE]
         if team_full:
-            waiting.append(lead_id)
+            waiting.extend(batch)
             continue
-        if lead_qualify_if_ready(lead_id=lead_id, actor=actor, now=now) is not None:
-            handoffs += 1
-            continue
-        # No handoff: the lead may lack a required field, or routing found nobody. Once no
-        # rep at all can take a lead, none of the rest can be placed in this import either.
-        team_full = rep_pick(now=now, dry_run=True).rep is None
+        placed = len(leads_qualify_batch(lead_ids=batch, actor=actor, now=now))
+        handoffs += placed
+        if placed < len(batch):
+            # Some lead got no handoff: it may lack a required field, or routing found
+            # nobody. Once no rep at all can take a lead, none of the rest can be placed in
+            # this import either.
+            team_full = rep_pick(now=now, dry_run=True).rep is None
     leads_make_mql_waiting(lead_ids=waiting, actor=actor, now=now)
 
-    # lead_qualify_if_ready and the waiting step stamp mql_at with `now`, which tells the
-    # leads this import qualified from those it left alone.
-    ids = [lead_id for _score, lead_id in ordered]
+    # Qualification and the waiting step stamp mql_at with `now`, which tells the leads this
+    # import qualified from those it left alone.
     mqls = sum(
         Lead.objects.filter(pk__in=chunk, mql_at=now, stage=Stage.MQL).count()
-        for chunk in chunks(ids, LOOKUP_BATCH_SIZE)
+        for chunk in chunks(ordered_ids, LOOKUP_BATCH_SIZE)
     )
     logger.info(
         "imported leads qualified candidates=%s mqls=%s handoffs=%s waiting=%s",

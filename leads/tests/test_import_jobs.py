@@ -252,23 +252,23 @@ def test_a_failure_in_the_worker_leaves_nothing_behind_and_sends_nothing(
     marketing_client, monkeypatch, django_capture_on_commit_callbacks
 ):
     RepFactory()
-    real_qualify = qualify.lead_qualify_if_ready
+    real_qualify = qualify.leads_qualify_batch
     calls = []
 
     def qualify_then_fail(**kwargs):  # noqa: ANN003,ANN202
-        calls.append(kwargs["lead_id"])
-        if len(calls) == 2:
-            raise RuntimeError("database went away")
-        return real_qualify(**kwargs)
+        # The batch's handoffs are written, then the connection fails.
+        calls.append(kwargs["lead_ids"])
+        real_qualify(**kwargs)
+        raise RuntimeError("database went away")
 
-    monkeypatch.setattr(qualify, "lead_qualify_if_ready", qualify_then_fail)
+    monkeypatch.setattr(qualify, "leads_qualify_batch", qualify_then_fail)
     upload(marketing_client, GOOD, capture=django_capture_on_commit_callbacks)
     job = ImportJob.objects.get()
 
     confirm(marketing_client, job, capture=django_capture_on_commit_callbacks)
 
     job.refresh_from_db()
-    assert len(calls) == 2
+    assert len(calls) == 1
     assert (job.status, job.failure) == (ImportJobStatus.FAILED, jobs.UNEXPECTED)
     assert (Lead.objects.count(), Source.objects.count(), LeadEvent.objects.count()) == (0, 0, 0)
     assert (Handoff.objects.count(), Notification.objects.count()) == (0, 0)

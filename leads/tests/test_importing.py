@@ -325,16 +325,16 @@ def test_a_failure_while_writing_rolls_back_everything_and_sends_nothing(
     monkeypatch, django_capture_on_commit_callbacks
 ):
     RepFactory()
-    real_qualify = import_qualify.lead_qualify_if_ready
+    real_qualify = import_qualify.leads_qualify_batch
     calls = []
 
     def qualify_then_fail(**kwargs):  # noqa: ANN003,ANN202
-        calls.append(kwargs["lead_id"])
-        if len(calls) == 2:
-            raise RuntimeError("database went away")
-        return real_qualify(**kwargs)
+        # The batch's handoffs are written, then the connection fails.
+        calls.append(kwargs["lead_ids"])
+        real_qualify(**kwargs)
+        raise RuntimeError("database went away")
 
-    monkeypatch.setattr(import_qualify, "lead_qualify_if_ready", qualify_then_fail)
+    monkeypatch.setattr(import_qualify, "leads_qualify_batch", qualify_then_fail)
     # Two leads that qualify: the sample's first row, and its third coming from a lead form.
     text = (FIXTURES / "x_education_sample.csv").read_text()
     source = io.BytesIO(text.replace("Landing Page Submission", "Lead Add Form").encode())
@@ -345,7 +345,7 @@ def test_a_failure_while_writing_rolls_back_everything_and_sends_nothing(
     ):
         leads_import(source=source, actor=None, now=NOW)
 
-    assert len(calls) == 2
+    assert len(calls) == 1
     assert callbacks == []
     assert nothing_written() == ZERO
 
