@@ -1,5 +1,6 @@
 """Every write to leads: stage transitions, scoring, and qualification to MQL."""
 
+import gc
 import hashlib
 import logging
 import secrets
@@ -7,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 
 import orjson
@@ -141,20 +143,39 @@ def leads_rescore(
     scorer = scorer_current(now=now)
     ids = list(lead_ids)
     batches = lead_score_rows_in_batches(lead_ids=ids, batch_size=batch_size, now=now)
-    if (
-        len(ids) > batch_size
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-    ):
-        _rescore_overlapped(batches, scorer=scorer, now=now)
-    else:
-        for batch in batches:
-            scored = [(facts.pk, scorer.score_rows(facts, rows)) for facts, rows in batch]
-            _write_scores(scored, now)
+    with _cyclic_gc_paused():
+        if (
+            len(ids) > batch_size
+            and connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+        ):
+            _rescore_overlapped(batches, scorer=scorer, now=now)
+        else:
+            for batch in batches:
+                scored = [(facts.pk, scorer.score_rows(facts, rows)) for facts, rows in batch]
+                _write_scores(scored, now)
     logger.info(
         "leads rescored count=%s elapsed_ms=%d", len(ids), (time.monotonic() - started) * 1000
     )
     return len(ids)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector for the length of a pass.
+
+    Scoring allocates a few dicts and lists per activity, so the collector would otherwise run
+    thousands of times a pass and walk every batch still waiting to be written: it took half of
+    the pass's CPU. What a pass allocates holds no reference cycles and is freed by reference
+    counting as usual; the collector is switched back on, as it was, when the pass ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _rescore_overlapped(
