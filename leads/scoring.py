@@ -91,6 +91,11 @@ class _PreparedRule:
     name: str
     points: int
     disqualifier: bool
+    # Behaviour rules: the rule's settings, read once rather than once per lead.
+    needle: str = ""
+    window_days: int | None = None
+    half_life_days: float | None = None
+    cap: int | None = None
     # Fit rules: earlier answers by lead value. Many leads share a title or a domain kind, and
     # a pattern search costs more than a lookup.
     answers: dict[tuple[type, Any], bool] = field(default_factory=dict)
@@ -104,6 +109,10 @@ class _PreparedRule:
             name=rule.name,
             points=rule.points,
             disqualifier=rule.disqualifier,
+            needle=(rule.detail_contains or "").casefold(),
+            window_days=rule.window_days,
+            half_life_days=rule.half_life_days,
+            cap=rule.cap,
         )
 
     def matches(self, raw: Any) -> bool:
@@ -130,6 +139,22 @@ def activity_row(activity: Activity | ActivityFacts, now: datetime) -> ActivityR
         age_in_days((now - occurred_at).total_seconds()),
         occurred_at.isoformat(),
     )
+
+
+def round_cents(value: float) -> float:
+    """round(value, 2), without its decimal conversion where the answer is plain.
+
+    round(value, 2) is the double nearest to k / 100, k being value * 100 rounded exactly; k / 100
+    in floating point is that same double. value * 100 is off by far less than a hundredth of a
+    cent, so unless it lies that close to halfway between two whole cents, rounding it gives k.
+    Close to halfway, near zero (whose sign round keeps) and far from zero, round decides.
+    """
+    scaled = value * 100
+    if 1 <= abs(scaled) < 1e9:
+        cents = round(scaled)
+        if abs(scaled - cents) < 0.499999:
+            return cents / 100
+    return round(value, 2)
 
 
 def age_in_days(seconds: float) -> float:
@@ -235,12 +260,11 @@ class Scorer:
         self, prepared: _PreparedRule, activities: list[ActivityRow]
     ) -> dict[str, Any] | None:
         """Points for one rule from the lead's activities of the rule's kind."""
-        rule = prepared.rule
         items = []
         raw_total = 0.0
-        needle = rule.detail_contains.casefold()
-        window = rule.window_days
-        half_life = rule.half_life_days
+        needle = prepared.needle
+        window = prepared.window_days
+        half_life = prepared.half_life_days
         points = prepared.points
         for pk, kind, detail, quantity, age_days, occurred_iso in activities:
             if needle and needle not in detail.casefold():
@@ -256,16 +280,19 @@ class Scorer:
                     "kind": kind,
                     "occurred_at": occurred_iso,
                     "quantity": quantity,
-                    "points": round(earned, 2),
+                    "points": round_cents(earned),
                 }
             )
         if not items:
             return None
         # The cap bounds the rule's whole contribution, so repeated visits cannot add up to a
-        # demo request.
+        # demo request. Written out, it is max(min(raw_total, cap), -cap), objects and all.
         capped = raw_total
-        if rule.cap is not None:
-            capped = max(min(raw_total, rule.cap), -rule.cap)
+        cap = prepared.cap
+        if cap is not None:
+            capped = cap if cap < raw_total else raw_total
+            if -cap > capped:
+                capped = -cap
         return {
             "rule_id": prepared.rule_id,
             "rule": prepared.name,

@@ -1,5 +1,6 @@
 """The bulk rescoring pass gives exactly the scores of the engine on model instances."""
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,3 +76,17 @@ def test_a_bulk_pass_outside_a_transaction_writes_every_batch_from_its_writer_th
 
     scores = dict(Lead.objects.filter(scored_at=NOW).values_list("pk", "score"))
     assert scores == {leads[0].pk: 75, **{lead.pk: 25 for lead in leads[1:]}}
+
+
+def test_a_bulk_pass_gives_the_cyclic_collector_back_as_it_found_it():
+    lead = LeadFactory()
+
+    leads_rescore(lead_ids=[lead.pk], now=NOW)
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        leads_rescore(lead_ids=[lead.pk], now=NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
