@@ -105,10 +105,15 @@ def _actions(handoff: Any, links: dict[str, str], csrf: str, expanded: bool) -> 
 
 @register.simple_tag(takes_context=True)
 def queue_row(
-    context: template.Context, handoff: Any, now: datetime, expansion: str = ""
+    context: template.Context,
+    handoff: Any,
+    now: datetime,
+    expansion: str = "",
+    oob: bool = False,
 ) -> SafeString:
     """One handoff of the queue: a <tbody> holding its row and the (hidden) row under it
-    where the inline forms open. `expansion` is already-safe markup to show open there."""
+    where the inline forms open. `expansion` is already-safe markup to show open there. With
+    `oob` the row replaces its namesake on the page, out of band of the htmx target."""
     lead = handoff.lead
     pk = handoff.pk
     links = handoff_links(pk)
@@ -126,9 +131,11 @@ def queue_row(
         else ""
     )
     source = escape(lead.source.name) if lead.source_id else "—"
+    swap_oob = ' hx-swap-oob="true"' if oob else ""
     # Every value that comes from data is escaped above or in the lines below.
     return mark_safe(
-        f'<tbody id="handoff-{pk}" class="queue-item" data-handoff="{pk}">\n'
+        f'<tbody id="handoff-{pk}" class="queue-item" data-handoff="{pk}"'
+        f"{swap_oob}>\n"
         f'<tr class="row-{status}{"" if handoff.is_open else " row-closed"}">\n'
         f'<td class="cell-title"><a href="{escape(links["packet"])}" class="fw-semibold'
         ' link-underline-opacity-0 link-underline-opacity-100-hover" data-role="open">'

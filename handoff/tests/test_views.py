@@ -12,7 +12,7 @@ from feedback.models import Rejection
 from handoff import roles
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, HandoffState
 from handoff.selectors import QueueCursor
-from handoff.services import handoff_assign
+from handoff.services import handoff_assign, handoff_reassign
 from handoff.tests.factories import HandoffFactory
 from leads.models import Activity, ActivityKind, Lead, LeadEvent, Stage
 from leads.tests.factories import LeadFactory, SourceFactory
@@ -580,6 +580,33 @@ def test_htmx_reject_removes_the_row_and_closes_the_dialog(client):
     assert f'<tbody id="handoff-{handoff.pk}" hx-swap-oob="delete"></tbody>' in content
     assert 'data-counter="total">0<' in content
     assert handoff_row(handoff.pk)["state"] == HandoffState.REJECTED
+
+
+def test_htmx_reject_of_a_reassigned_handoff_closes_the_dialog_and_keeps_its_form(client):
+    handoff = assigned_handoff()
+    other = RepFactory()
+    client.force_login(handoff.rep.user)
+    handoff_reassign(handoff_id=handoff.pk, actor=None, reason="Rep is ill.", to_rep_id=other.pk)
+    events = HandoffEvent.objects.count()
+
+    response = client.post(
+        reverse("handoff-reject", args=[handoff.pk]),
+        {"reason": "competitor", "note": "Works at a rival."},
+        **HTMX,
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 409
+    assert response["HX-Trigger"] == "handoff-dialog-done"
+    # The dialog gets a blank form back for the next row; the row itself comes out of band.
+    assert content.startswith("<form")
+    assert f'hx-post="/handoffs/{handoff.pk}/reject/"' in content
+    assert "Works at a rival." not in content
+    assert f'<template><tbody id="handoff-{handoff.pk}" class="queue-item"' in content
+    assert f'data-handoff="{handoff.pk}" hx-swap-oob="true">' in content
+    assert Rejection.objects.count() == 0
+    assert HandoffEvent.objects.count() == events
+    assert handoff_row(handoff.pk)["state"] == HandoffState.REASSIGNED
 
 
 def test_htmx_attempt_with_errors_reopens_the_row_with_the_form(client):

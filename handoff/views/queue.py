@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from handoff import roles, services
-from handoff.errors import HandoffError
+from handoff.errors import HandoffError, TransitionConflict
 from handoff.filters import QueueFilter
 from handoff.forms import AttemptForm, RejectForm
 from handoff.models import Handoff
@@ -113,14 +113,23 @@ def queue(request: HttpRequest) -> HttpResponse:
     return vary_on_htmx(render(request, "handoff/queue.html", context))
 
 
-def row_response(request: HttpRequest, handoff_id: int, *, status: int = 200) -> HttpResponse:
-    """The row as it is now, and the counters, for an htmx action on the queue."""
+def row_response(
+    request: HttpRequest,
+    handoff_id: int,
+    *,
+    status: int = 200,
+    first: tuple[str, dict] | None = None,
+) -> HttpResponse:
+    """The row as it is now, and the counters, for an htmx action on the queue. With `first`
+    (a dialog's form, say) that goes to the request's target and the row out of band."""
     now = timezone.now()
     handoff = handoff_get_for_user(handoff_id=handoff_id, user=request.user)
+    row = ("handoff/partials/queue_row.html", {"handoff": handoff, "now": now, "oob": bool(first)})
     return render_fragments(
         request,
         [
-            ("handoff/partials/queue_row.html", {"handoff": handoff, "now": now}),
+            *([first] if first else []),
+            row,
             ("handoff/partials/queue_counters.html", _counters_context(request, now)),
         ],
         status=status,
@@ -191,6 +200,18 @@ def handoff_reject_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
             note=form.cleaned_data["note"],
         )
     except HandoffError as error:
+        if request.htmx and isinstance(error, TransitionConflict):
+            # The dialog gets a fresh form for its next use and closes; the row shows what the
+            # other change did, and the message says why nothing was rejected.
+            messages.warning(request, str(error))
+            response = row_response(
+                request,
+                handoff_id,
+                status=409,
+                first=_reject_form_fragment(RejectForm(), handoff),
+            )
+            response["HX-Trigger"] = "handoff-dialog-done"
+            return response
         return service_error_response(request, error, handoff_id)
     messages.success(request, "Rejected. Marketing will see your reason and note.")
     if request.htmx:
