@@ -8,6 +8,7 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
+from leads.criteria import OUTCOME_ATTRIBUTES
 from leads.models import Activity, Lead, ScoringRule, ScoringSettings, Source, SourceToken
 from leads.scoring import (
     ACTIVITY_FACT_COLUMNS,
@@ -24,6 +25,16 @@ from leads.scoring import (
 PREVIEW_DAYS = 90
 PREVIEW_BATCH_SIZE = 2000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def lead_details_for_packet(*, lead: Lead) -> list[tuple[str, object]]:
+    """The lead's imported attributes as the packet lists them: readable labels, and no
+    outcome label (a rep deciding on a lead must not see how the data set says it ended)."""
+    return [
+        (key.replace("_", " ").capitalize(), value)
+        for key, value in lead.attributes.items()
+        if key not in OUTCOME_ATTRIBUTES
+    ]
 
 
 def source_for_token(*, token: str) -> Source | None:

@@ -321,6 +321,26 @@ def test_packet_shows_the_score_breakdown_and_history(client):
     assert "4h 00m left" in content
 
 
+def test_packet_lists_imported_attributes_by_label_without_the_outcome(client):
+    rep = RepFactory()
+    handoff = HandoffFactory(
+        rep=rep,
+        lead__attributes={"time_on_site_seconds": 1532, "what_matters": "Career", "converted": 1},
+    )
+    client.force_login(rep.user)
+
+    response = client.get(reverse("handoff-detail", args=[handoff.pk]))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert response.context["lead_details"] == [
+        ("Time on site seconds", 1532),
+        ("What matters", "Career"),
+    ]
+    assert '<dt class="col-sm-4 col-xl-3">What matters</dt>' in content
+    assert "Converted" not in content
+
+
 def test_revops_reads_the_packet_without_the_forms(client):
     handoff = assigned_handoff()
     revops = UserFactory(roles=[roles.REVOPS])

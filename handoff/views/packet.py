@@ -33,6 +33,7 @@ from handoff.views.common import next_or, render_fragments, role_required
 from handoff.views.errors import service_error_response
 from handoff.views.queue import row_removed_response
 from leads.models import Stage
+from leads.selectors import lead_details_for_packet
 
 ACTIVITY_LIMIT = 50
 
@@ -77,6 +78,7 @@ def detail_context(
         "history": handoff_history(lead_id=lead.pk),
         "attempts": handoff.attempts.select_related("logged_by"),
         "activities": lead.activities.all()[:ACTIVITY_LIMIT],
+        "lead_details": lead_details_for_packet(lead=lead),
         "fit_entries": [e for e in lead.score_breakdown if e.get("category") == "fit"],
         "behaviour_entries": [e for e in lead.score_breakdown if e.get("category") != "fit"],
         "now": timezone.now(),
