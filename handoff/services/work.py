@@ -31,7 +31,7 @@ from handoff.services.common import (
     require_transition,
     sla_next_check_at,
 )
-from leads.models import BANT_PARTS, Lead, bant_missing
+from leads.models import BANT_PARTS, Lead, Stage, bant_missing
 from leads.services import SQL_MISSING, lead_lock, lead_transition
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,14 @@ def lead_bant_update(*, handoff_id: int, actor: AbstractBaseUser, bant: dict) ->
     with transaction.atomic():
         lead_id = Handoff.objects.values_list("lead_id", flat=True).get(pk=handoff_id)
         lead = lead_lock(lead_id=lead_id)
-        lock_for_actor(handoff_id=handoff_id, actor=actor)
+        handoff = lock_for_actor(handoff_id=handoff_id, actor=actor)
+        # The rep documents the lead while working it, and after qualifying it until an
+        # account executive takes it: the hand-over may require fields they have yet to fill.
+        awaiting_hand_over = handoff.state == HandoffState.QUALIFIED and lead.stage == Stage.SQL
+        if not (handoff.is_open or awaiting_hand_over):
+            raise TransitionConflict(
+                ALREADY_CHANGED.format(state=handoff.get_state_display().lower())
+            )
         for name, value in bant.items():
             setattr(lead, name, value)
         lead.save(update_fields=[*bant, "updated_at"])

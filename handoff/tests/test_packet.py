@@ -18,7 +18,12 @@ from handoff.models import (
     Notification,
     RequiredField,
 )
-from handoff.services import handoff_accept, handoff_assign, handoff_log_attempt
+from handoff.services import (
+    handoff_accept,
+    handoff_assign,
+    handoff_log_attempt,
+    handoff_reassign,
+)
 from handoff.tests.factories import HandoffFactory
 from leads.models import Lead, LeadEvent, Stage
 from leads.tests.factories import LeadFactory
@@ -245,6 +250,42 @@ def test_hand_over_is_refused_while_a_required_field_is_missing(client, sql_hand
     )
     assert lead_row(sql_handoff.lead_id) == before
     assert Notification.objects.filter(recipient=executive).count() == 0
+
+
+def test_a_missing_required_field_can_be_filled_in_after_qualifying(client, sql_handoff):
+    executive = UserFactory(username="ae", roles=[roles.ACCOUNT_EXECUTIVE])
+    packet = client.get(reverse("handoff-detail", args=[sql_handoff.pk]))
+    assert packet.context["can_document"] is True
+
+    saved = client.post(
+        reverse("handoff-context", args=[sql_handoff.pk]),
+        {"pain": "Quotes take a week.", "context": ""},
+    )
+    handed = client.post(
+        reverse("handoff-opportunity", args=[sql_handoff.pk]),
+        {"account_executive": executive.pk},
+    )
+
+    assert saved.status_code == 302
+    assert handed.status_code == 302
+    lead = Lead.objects.get(pk=sql_handoff.lead_id)
+    assert (lead.pain, lead.stage) == ("Quotes take a week.", Stage.OPPORTUNITY)
+
+
+def test_the_rep_of_a_reassigned_handoff_can_no_longer_document_the_lead(client):
+    handoff = routed(pain="")
+    client.force_login(handoff.rep.user)
+    handoff_reassign(
+        handoff_id=handoff.pk, actor=None, reason="Rep is ill.", to_rep_id=RepFactory().pk
+    )
+    before = lead_row(handoff.lead_id)
+
+    response = client.post(
+        reverse("handoff-context", args=[handoff.pk]), {"pain": "Guessing.", "context": ""}
+    )
+
+    assert response.status_code == 409
+    assert lead_row(handoff.lead_id) == before
 
 
 def test_hand_over_makes_an_opportunity_and_tells_the_executive(client, sql_handoff):

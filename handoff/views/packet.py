@@ -59,6 +59,7 @@ def detail_context(
     lead = handoff.lead
     works_leads = roles.has_role(user, roles.BDR, roles.MANAGER)
     may_act = services.actor_may_act(handoff=handoff, actor=user)
+    can_act = handoff.is_open and works_leads and may_act
     # Managers and RevOps may hand a lead to another rep, but not a rep their own lead.
     can_reassign = (
         handoff.is_open
@@ -84,7 +85,8 @@ def detail_context(
         "now": timezone.now(),
         # The forms show only to those the services would let act: the rep who holds the
         # handoff and that rep's managers. RevOps reads the packet here and acts in the admin.
-        "can_act": handoff.is_open and works_leads and may_act,
+        "can_act": can_act,
+        "can_document": can_act or can_hand_over,
         # Accepting and logging contact are the holder's own acts (see the services).
         "is_holder": handoff.rep.user_id == user.pk,
         "can_reassign": can_reassign,
