@@ -169,6 +169,30 @@ def test_htmx_qualify_refusal_shows_the_list_in_the_panel(client, handoff):
     assert state(handoff.pk) == HandoffState.ACCEPTED
 
 
+def test_htmx_qualify_refusal_gives_back_the_bant_typed_but_not_saved(client, handoff):
+    handoff_accept(handoff_id=handoff.pk, actor=handoff.rep.user)
+    before = lead_row(handoff.lead_id)
+
+    response = client.post(
+        reverse("handoff-qualify", args=[handoff.pk]),
+        {**BANT_CONFIRMED, "budget_note": "Signed off by the CFO."},
+        **HTMX,
+    )
+
+    content = response.content.decode()
+    form = response.context["bant_form"]
+    assert response.status_code == 400
+    assert (form["budget_status"].value(), form["budget_note"].value()) == (
+        "confirmed",
+        "Signed off by the CFO.",
+    )
+    assert "Signed off by the CFO." in content
+    assert "<strong>Not saved yet:</strong>" in content
+    assert "Missing: budget, authority, need, timeline" in content
+    assert lead_row(handoff.lead_id) == before
+    assert state(handoff.pk) == HandoffState.ACCEPTED
+
+
 def test_qualify_makes_the_lead_sql_and_opens_the_hand_over(client, handoff):
     handoff_accept(handoff_id=handoff.pk, actor=handoff.rep.user)
     client.post(reverse("handoff-bant", args=[handoff.pk]), BANT_CONFIRMED)

@@ -2,6 +2,8 @@
 (BANT, pain and context, qualification to SQL, the hand-over to an account executive, and a
 manager's reassignment)."""
 
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
@@ -126,6 +128,15 @@ def _panel(request: HttpRequest, handoff: Handoff, **extra) -> tuple[str, dict]:
     return ("handoff/partials/bant_panel.html", context)
 
 
+def _unsaved_bant(request: HttpRequest, handoff: Handoff) -> BantForm | None:
+    """The BANT form as posted with a qualify request, when it differs from what is saved."""
+    if not any(name in request.POST for name in BantForm.Meta.fields):
+        return None
+    # A copy, so that binding the form does not change the lead the checklist reads.
+    form = BantForm(request.POST, instance=copy.copy(handoff.lead))
+    return form if form.has_changed() else None
+
+
 @role_required(roles.BDR, roles.MANAGER)
 @require_http_methods(["GET", "POST"])
 def handoff_bant_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
@@ -185,11 +196,17 @@ def handoff_qualify_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     try:
         services.handoff_qualify(handoff_id=handoff_id, actor=request.user)
     except TransitionRefused as error:
-        # Refused with what is missing; the rep reads the list beside the button.
+        # Refused with what is missing; the rep reads the list beside the button, and gets
+        # back the BANT they typed but had not saved, still unsaved.
+        unsaved = _unsaved_bant(request, handoff)
         if request.htmx:
-            fragment = _panel(request, handoff, qualify_error=str(error))
+            extra = {"bant_form": unsaved, "bant_unsaved": True} if unsaved else {}
+            fragment = _panel(request, handoff, qualify_error=str(error), **extra)
             return render_fragments(request, [fragment], status=400)
-        context = detail_context(request=request, handoff=handoff, qualify_error=str(error))
+        context = detail_context(
+            request=request, handoff=handoff, qualify_error=str(error), bant_form=unsaved
+        )
+        context["bant_unsaved"] = unsaved is not None
         return render(request, "handoff/detail.html", context, status=400)
     except HandoffError as error:
         if isinstance(error, TransitionConflict) and request.htmx:
