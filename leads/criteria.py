@@ -6,11 +6,11 @@ parsing decides whether a lead matches), so that a rule the admin accepts always
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+import re2
 from django.db import models
 
 if TYPE_CHECKING:
@@ -136,9 +136,24 @@ def fit_test(*, operator: str, value: str) -> Callable[[Any], bool]:
         needle = value.strip().casefold()
         return lambda raw: bool(raw not in (None, "") and needle in _as_text(raw))
     if operator == Operator.MATCHES:
-        pattern = re.compile(value, re.IGNORECASE)
+        pattern = compile_pattern(value)
         return lambda raw: bool(raw not in (None, "") and pattern.search(_as_text(raw)))
     raise ValueError(f"unknown operator '{operator}'")
+
+
+def compile_pattern(value: str) -> re2._Regexp:
+    """A rule's pattern, case-insensitive, compiled by RE2.
+
+    RE2 matches in time linear in the text, so no pattern RevOps saves can stall an import or
+    a rescoring pass on a long value, as a backtracking engine can on `(a+)+$`. It refuses
+    what needs backtracking (back-references, look-around), and that refusal is the message
+    the admin shows.
+    """
+    options = re2.Options()
+    options.case_sensitive = False
+    # The admin shows the error; RE2's own log line on stderr would only repeat it.
+    options.log_errors = False
+    return re2.compile(value, options)
 
 
 def fit_matches(*, operator: str, value: str, raw: Any) -> bool:
@@ -176,9 +191,12 @@ def rule_errors(rule: ScoringRule) -> dict[str, str]:
                 errors["value"] = f"{label}: {error}."
         elif rule.operator == Operator.MATCHES:
             try:
-                re.compile(rule.value)
-            except re.error as error:
-                errors["value"] = f"{label}: '{rule.value}' is not a valid pattern ({error})."
+                compile_pattern(rule.value)
+            except re2.error as error:
+                reason = error.args[0] if error.args else error
+                if isinstance(reason, bytes):
+                    reason = reason.decode(errors="replace")
+                errors["value"] = f"{label}: '{rule.value}' is not a valid pattern ({reason})."
         elif (
             rule.field in NUMERIC_FIELDS
             and rule.operator != Operator.ONE_OF

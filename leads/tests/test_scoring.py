@@ -185,6 +185,11 @@ def test_qualifies_needs_threshold_and_fit_minimum():
             "'(head' is not a valid pattern",
         ),
         (
+            {"field": "job_title", "operator": "matches", "value": r"(vp)\s+\1"},
+            "value",
+            r"'(vp)\s+\1' is not a valid pattern (invalid escape sequence: \1)",
+        ),
+        (
             {"field": "company_size", "operator": "equals", "value": "lots"},
             "value",
             "'lots' is not a number",
@@ -269,3 +274,17 @@ def test_existing_customer_domain_disqualifies():
         scorer.score(LeadFactory.build(email="other@gmail.com", source=None), []).disqualified_by
         == ""
     )
+
+
+def test_a_pattern_that_backtracks_without_end_is_answered_at_once():
+    # A backtracking engine takes longer than the age of the universe on this title; RE2
+    # answers in a pass over it, so no saved rule can stall imports or rescoring.
+    scorer = Scorer(
+        rules=[FitRuleFactory.build(field="job_title", operator="matches", value="(a+)+$")],
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+
+    stalled = scorer.score(Lead(job_title="a" * 5000 + "!"), [])
+    matched = scorer.score(Lead(job_title="A" * 5000), [])
+
+    assert (stalled.fit, matched.fit) == (0, 10)
