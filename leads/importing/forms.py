@@ -21,7 +21,7 @@ DATE_FORMATS = [
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="Lead file",
-        help_text="CSV (comma, semicolon or tab; UTF-8 or Windows-1252) or Excel .xlsx.",
+        help_text="CSV (comma, semicolon, tab or pipe; UTF-8 or Windows-1252) or Excel .xlsx.",
     )
     source = forms.ModelChoiceField(
         queryset=Source.objects.filter(active=True),
