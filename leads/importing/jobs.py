@@ -125,18 +125,21 @@ def import_job_create(
     return job
 
 
+def saved_mapping_for(*, source_id: int) -> CustomMapping | None:
+    """The mapping RevOps saved for a source's files, or None."""
+    saved = ImportMapping.objects.filter(source_id=source_id).first()
+    if saved is None:
+        return None
+    return CustomMapping.from_saved(
+        preset=saved.preset, columns=saved.columns, date_format=saved.date_format
+    )
+
+
 def _options(job: ImportJob) -> ImportOptions:
     """What the job's choices mean for the import: the source's saved mapping, if any."""
-    custom = None
-    if job.source_id:
-        saved = ImportMapping.objects.filter(source_id=job.source_id).first()
-        if saved is not None:
-            custom = CustomMapping.from_saved(
-                preset=saved.preset, columns=saved.columns, date_format=saved.date_format
-            )
     return ImportOptions(
         preset=job.preset or None,
-        custom=custom,
+        custom=saved_mapping_for(source_id=job.source_id) if job.source_id else None,
         date_formats=(job.date_format,) if job.date_format else (),
         default_source=job.source,
         skip_invalid_rows=job.skip_invalid_rows,

@@ -16,7 +16,15 @@ from openpyxl import Workbook
 from handoff.models import Handoff, Notification
 from leads.importing import ImportRefused, leads_import
 from leads.importing import qualify as import_qualify
-from leads.models import Activity, Lead, LeadEvent, ScoringRule, Source, Stage
+from leads.models import (
+    Activity,
+    ImportMapping,
+    Lead,
+    LeadEvent,
+    ScoringRule,
+    Source,
+    Stage,
+)
 from leads.resources import LeadResource, table_from_dataset
 from leads.tests.factories import LeadFactory, SourceFactory
 from reps.tests.factories import RepFactory, UserFactory
@@ -482,6 +490,35 @@ def test_command_prints_the_report():
     assert "  rows read                 2" in lines
     assert "  leads created             2" in lines
     assert "  errors                    0" in lines
+
+
+def test_command_reads_a_file_through_its_source_saved_mapping(tmp_path):
+    webinar = SourceFactory(name="Webinar tool", slug="webinar-tool")
+    ImportMapping.objects.create(
+        source=webinar,
+        columns={"E-mail Address": "email", "Registered": "created"},
+        date_format="%d.%m.%Y",
+    )
+    path = tmp_path / "webinar.csv"
+    path.write_text("E-mail Address,Registered\nann@acme.example,28.11.2026\n")
+    out = StringIO()
+
+    call_command("import_leads", str(path), "--source", "webinar-tool", stdout=out)
+
+    lead = Lead.objects.get()
+    assert (lead.email, lead.source, lead.created_at.date()) == (
+        "ann@acme.example",
+        webinar,
+        datetime(2026, 11, 28, tzinfo=UTC).date(),
+    )
+    assert "  leads created             1" in out.getvalue().splitlines()
+
+
+def test_command_refuses_an_unknown_source():
+    with pytest.raises(CommandError, match="No source with the slug 'nowhere'."):
+        call_command("import_leads", str(FIXTURES / "handoff_semicolon.csv"), "--source", "nowhere")
+
+    assert Lead.objects.count() == 0
 
 
 def test_command_refuses_a_bad_file_with_every_error_line():

@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from leads.importing import PRESETS, ImportRefused, ImportReport, leads_import
+from leads.importing.jobs import saved_mapping_for
+from leads.models import Source
 
 
 class Command(BaseCommand):
@@ -38,6 +40,12 @@ class Command(BaseCommand):
             "Repeat for several.",
         )
         parser.add_argument(
+            "--source",
+            metavar="SLUG",
+            help="The source of rows that name none; its saved import mapping, if any, reads "
+            "the file (admin > Import mappings).",
+        )
+        parser.add_argument(
             "--actor",
             metavar="USERNAME",
             help="The user recorded on the stage changes; the system when left out.",
@@ -54,6 +62,12 @@ class Command(BaseCommand):
             except get_user_model().DoesNotExist:
                 raise CommandError(f"No user named '{options['actor']}'.") from None
 
+        source = None
+        if options["source"]:
+            source = Source.objects.filter(slug=options["source"]).first()
+            if source is None:
+                raise CommandError(f"No source with the slug '{options['source']}'.")
+
         try:
             report = leads_import(
                 source=path,
@@ -61,6 +75,8 @@ class Command(BaseCommand):
                 dry_run=bool(options["dry_run"]),
                 preset=options["preset"],  # type: ignore[arg-type]
                 date_formats=options["date_formats"],  # type: ignore[arg-type]
+                custom=saved_mapping_for(source_id=source.pk) if source else None,
+                default_source=source,
             )
         except ImportRefused as refused:
             for error in refused.report.errors:
