@@ -53,6 +53,7 @@ OLD_EXCEL = (
 BROKEN_WORKBOOK = "The Excel workbook cannot be read ({error}). Save it again and import that."
 EMPTY_WORKBOOK = "The workbook's first sheet is empty: it has no header row."
 EMPTY_FILE = "The file is empty: it has no header row."
+NO_ROWS = "The file has a header row but no lead rows under it: there is nothing to import."
 UNREADABLE_ROW = "Row {row}: cannot be read as CSV ({error})."
 
 

@@ -34,7 +34,7 @@ from leads.importing.engine import (
 from leads.importing.parsing import RowError
 from leads.importing.presets import CustomMapping, LayoutRefused, mapping_for
 from leads.importing.qualify import leads_qualify_imported
-from leads.importing.reading import FileRefused, Table, table_open
+from leads.importing.reading import NO_ROWS, FileRefused, Table, table_open
 from leads.services import leads_rescore
 
 logger = logging.getLogger(__name__)
@@ -190,6 +190,10 @@ def _run(
                 run.feed(rows)
                 if progress is not None:
                     progress(rows_read)
+            if not report.rows_read:
+                # Refused rather than "imported nothing", so that nobody confirms an empty
+                # export believing the leads went in.
+                raise FileRefused(NO_ROWS)
     except (FileRefused, LayoutRefused) as error:
         report.add_error(RowError(str(error)))
     if write and not refuses(report, options=options):

@@ -235,6 +235,13 @@ def test_an_empty_file_is_refused(tmp_path):
     assert refused_errors(write(tmp_path, "")) == ["The file is empty: it has no header row."]
 
 
+def test_a_file_with_a_header_and_no_rows_is_refused(tmp_path):
+    assert refused_errors(write(tmp_path, "Email,Company\n")) == [
+        "The file has a header row but no lead rows under it: there is nothing to import."
+    ]
+    assert Lead.objects.count() == 0
+
+
 def test_unknown_layout_is_refused_naming_its_columns(tmp_path):
     path = write(tmp_path, "Name,Phone Number\nAda,+44 1\n")
 
