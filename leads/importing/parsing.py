@@ -74,6 +74,8 @@ NOT_YES_NO = "'{value}' is not Yes or No"
 NOT_JSON_OBJECT = "'{value}' is not a JSON object of names and values"
 NOT_A_DATE = "'{value}' is not a date in ISO format (2024-03-31 or 2024-03-31T14:05:00)"
 NOT_A_DATE_FORMATS = "'{value}' is not a date in ISO format or in {formats}"
+NOT_A_REAL_DATE = "'{value}' is written as an ISO date but no such date exists ({reason})"
+_ISO_DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])")
 TOO_LONG = "the value is {length} characters long; the most this field holds is {limit}"
 BAD_SOURCE = "'{value}' cannot be used as a source name"
 NO_IDENTITY = (
@@ -294,13 +296,16 @@ def parse_date(value: Any, *, formats: tuple[str, ...] = ()) -> datetime:
 def _parse_date_text(text: str, formats: tuple[str, ...]) -> datetime:
     try:
         return datetime.fromisoformat(text)
-    except ValueError:
-        pass
+    except ValueError as error:
+        iso_error = error
     for date_format in formats:
         try:
             return datetime.strptime(text, date_format)  # noqa: DTZ007 - made aware by the caller
         except ValueError:
             continue
+    if _ISO_DATE_SHAPE.match(text):
+        # The right format with an impossible day or hour (a 30 February): say which.
+        raise CellRefused(NOT_A_REAL_DATE.format(value=text, reason=iso_error))
     if formats:
         raise CellRefused(NOT_A_DATE_FORMATS.format(value=text, formats=", ".join(formats)))
     raise CellRefused(NOT_A_DATE.format(value=text))

@@ -291,6 +291,17 @@ def test_a_row_without_email_or_external_id_is_refused(tmp_path):
     ]
 
 
+def test_an_iso_date_that_does_not_exist_is_refused_as_such(tmp_path):
+    path = write(tmp_path, f"{HANDOFF_HEADER}\nAnn,Lee,ann@acme.example,CEO,100,Demo request,"
+                           "2026-02-30\n")  # fmt: skip
+
+    assert refused_errors(path) == [
+        "Row 2, Created Date: '2026-02-30' is written as an ISO date but no such date exists "
+        "(day is out of range for month)"
+    ]
+    assert Lead.objects.count() == 0
+
+
 def test_a_date_outside_iso_needs_its_format_declared(tmp_path):
     path = write(tmp_path, f"{HANDOFF_HEADER}\nAnn,Lee,ann@acme.example,CEO,100,Demo request,"
                            "28/11/2026\n")  # fmt: skip
