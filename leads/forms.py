@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.utils import timezone
 
-from leads.models import ActivityKind
+from leads.models import COMPANY_SIZE_MAX, ActivityKind
 
 # How far ahead of this server's clock a sender's timestamp may be.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -20,7 +20,7 @@ class InboundLeadForm(forms.Form):
     company = forms.CharField(required=False, max_length=200)
     job_title = forms.CharField(required=False, max_length=200)
     industry = forms.CharField(required=False, max_length=100)
-    company_size = forms.IntegerField(required=False, min_value=1)
+    company_size = forms.IntegerField(required=False, min_value=1, max_value=COMPANY_SIZE_MAX)
     country = forms.CharField(required=False, max_length=100)
     city = forms.CharField(required=False, max_length=100)
     campaign = forms.CharField(required=False, max_length=200)
