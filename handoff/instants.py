@@ -1,0 +1,23 @@
+"""The window of dates and times Handoff accepts from people and files.
+
+Python's datetime stops at years 1 and 9999, so an instant near either end overflows as soon
+as it is moved to another timezone or has a week added, and the page fails instead of saying
+what is wrong. Nothing Handoff tracks happened before 2000 or is planned after 2100, so an
+instant outside that window is a typo.
+"""
+
+from datetime import UTC, datetime
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+OUT_OF_WINDOW = f"{{value}} is not between {EARLIEST.date()} and {LATEST.date()}"
+
+
+def out_of_window(at: datetime) -> bool:
+    """Whether an aware datetime falls outside the window Handoff accepts."""
+    # Compared as naive dates first: converting an instant near year 1 or 9999 to UTC is
+    # itself what overflows.
+    if not EARLIEST.year <= at.year < LATEST.year:
+        return True
+    return not EARLIEST <= at < LATEST
