@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
-OUT_OF_WINDOW = f"{{value}} is not between {EARLIEST.date()} and {LATEST.date()}"
+OUT_OF_WINDOW = f"'{{value}}' is not between {EARLIEST.date()} and {LATEST.date()}"
 
 
 def out_of_window(at: datetime) -> bool:
-    """Whether an aware datetime falls outside the window Handoff accepts."""
-    # Compared as naive dates first: converting an instant near year 1 or 9999 to UTC is
-    # itself what overflows.
+    """Whether a datetime falls outside the window Handoff accepts. A naive one is judged by
+    its year alone, so that it can be checked before a timezone is added to it."""
+    # The year first: converting an instant near year 1 or 9999 to UTC is itself what
+    # overflows.
     if not EARLIEST.year <= at.year < LATEST.year:
         return True
-    return not EARLIEST <= at < LATEST
+    return at.tzinfo is not None and not EARLIEST <= at < LATEST

@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.text import slugify
 
+from handoff.instants import OUT_OF_WINDOW, out_of_window
 from leads.importing.presets import (
     ATTRIBUTE_PREFIX,
     ATTRIBUTES,
@@ -304,6 +305,10 @@ def parse_date(value: Any, *, formats: tuple[str, ...] = ()) -> datetime:
         parsed = datetime.combine(value, time.min)
     else:
         parsed = _parse_date_text(str(value).strip(), formats)
+    # Checked before the time zone is added: making an instant near year 1 or 9999 aware can
+    # itself overflow.
+    if out_of_window(parsed):
+        raise CellRefused(OUT_OF_WINDOW.format(value=value))
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed

@@ -337,6 +337,22 @@ def test_a_number_too_large_for_its_field_is_refused_by_the_dry_run_and_the_impo
     assert Source.objects.count() == 0
 
 
+def test_a_created_date_outside_the_calendar_window_is_refused_with_its_row(tmp_path):
+    text = (
+        "Email,Created Date\n"
+        "ana@acme.example,0001-01-01T00:00:00+05:00\n"
+        "ben@beta.example,9999-12-31\n"
+    )
+
+    errors = refused_errors(write(tmp_path, text), dry_run=True)
+
+    assert errors == [
+        "Row 2, Created Date: '0001-01-01T00:00:00+05:00' is not between 2000-01-01 and 2100-01-01",
+        "Row 3, Created Date: '9999-12-31' is not between 2000-01-01 and 2100-01-01",
+    ]
+    assert nothing_written() == ZERO
+
+
 def test_the_largest_company_size_and_count_a_field_takes_are_imported(tmp_path):
     text = "Email,Employees,Website Visits\nana@acme.example,10000000,2147483647\n"
 

@@ -175,9 +175,9 @@ def test_bad_input_names_the_field_and_simulates_nothing(revops_client, emea):
 @pytest.mark.parametrize(
     ("at", "message"),
     [
-        ("9999-12-31 23:59", "9999-12-31 23:59 is not between 2000-01-01 and 2100-01-01"),
-        ("0001-01-01 00:00", "0001-01-01 00:00 is not between 2000-01-01 and 2100-01-01"),
-        ("2100-01-01 00:00", "2100-01-01 00:00 is not between 2000-01-01 and 2100-01-01"),
+        ("9999-12-31 23:59", "'9999-12-31 23:59' is not between 2000-01-01 and 2100-01-01"),
+        ("0001-01-01 00:00", "'0001-01-01 00:00' is not between 2000-01-01 and 2100-01-01"),
+        ("2100-01-01 00:00", "'2100-01-01 00:00' is not between 2000-01-01 and 2100-01-01"),
     ],
 )
 def test_an_instant_outside_the_calendar_window_is_a_field_error(revops_client, emea, at, message):
