@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from django import forms
 from django.utils import timezone
 
-from leads.models import ActivityKind
+from handoff.instants import OUT_OF_WINDOW, out_of_window
+from leads.models import COMPANY_SIZE_MAX, ActivityKind
 
 # How far ahead of this server's clock a sender's timestamp may be.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -20,7 +21,7 @@ class InboundLeadForm(forms.Form):
     company = forms.CharField(required=False, max_length=200)
     job_title = forms.CharField(required=False, max_length=200)
     industry = forms.CharField(required=False, max_length=100)
-    company_size = forms.IntegerField(required=False, min_value=1)
+    company_size = forms.IntegerField(required=False, min_value=1, max_value=COMPANY_SIZE_MAX)
     country = forms.CharField(required=False, max_length=100)
     city = forms.CharField(required=False, max_length=100)
     campaign = forms.CharField(required=False, max_length=200)
@@ -40,6 +41,9 @@ class InboundActivityForm(forms.Form):
 
     def clean_occurred_at(self) -> datetime | None:
         occurred_at = self.cleaned_data.get("occurred_at")
+        # An instant near year 1 overflows when it is stored in UTC.
+        if occurred_at is not None and out_of_window(occurred_at):
+            raise forms.ValidationError(OUT_OF_WINDOW.format(value=occurred_at.isoformat()))
         now = timezone.now()
         # A sender's clock may run a little fast; an activity from later than that would
         # score at full weight, undecayed, for as long as it stays "in the future".

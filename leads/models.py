@@ -7,6 +7,13 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from leads import criteria
 
+# The largest value a PositiveIntegerField holds on every database Django supports; a bigger
+# one fails the write itself, after checks that said the value was fine.
+POSITIVE_INTEGER_MAX = 2_147_483_647
+# The largest employers have about two million staff, so a bigger company size is a typo or a
+# pasted identifier rather than a headcount. Imports and the inbound API both refuse it.
+COMPANY_SIZE_MAX = 10_000_000
+
 
 def email_domain_expression(field: str = "email") -> Lower:
     """The part of an email after its first "@", lowercased, as SQL that the lead_email_domain

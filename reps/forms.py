@@ -3,6 +3,7 @@ from datetime import datetime
 from django import forms
 from django.utils import timezone
 
+from handoff.instants import OUT_OF_WINDOW, out_of_window
 from leads.models import Lead, Source
 
 
@@ -21,6 +22,14 @@ class RoutingSimulationForm(forms.Form):
         label="Route at",
         help_text="Empty means now. Absences and this week's load are read at this time.",
     )
+
+    def clean_at(self) -> datetime | None:
+        at = self.cleaned_data.get("at")
+        # Routing counts this week's load from the Monday before, which does not exist for
+        # an instant at the very start or end of the calendar.
+        if at is not None and out_of_window(at):
+            raise forms.ValidationError(OUT_OF_WINDOW.format(value=self.data.get("at", "")))
+        return at
 
     def lead(self) -> Lead:
         data = self.cleaned_data

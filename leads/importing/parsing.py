@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.text import slugify
 
+from handoff.instants import OUT_OF_WINDOW, out_of_window
 from leads.importing.presets import (
     ATTRIBUTE_PREFIX,
     ATTRIBUTES,
@@ -42,7 +43,7 @@ from leads.importing.presets import (
     FlagActivity,
     Mapping,
 )
-from leads.models import ActivityKind, Lead, Source
+from leads.models import COMPANY_SIZE_MAX, POSITIVE_INTEGER_MAX, ActivityKind, Lead, Source
 
 # Cells that mean "no value": what web forms and spreadsheets write for an unanswered
 # question. Compared case-insensitively.
@@ -70,6 +71,7 @@ INVALID_PHONE = "'{value}' is not a phone number"
 NOT_A_NUMBER = "'{value}' is not a number"
 NOT_A_WHOLE_NUMBER = "'{value}' is not a whole number"
 NEGATIVE = "'{value}' cannot be negative"
+TOO_LARGE = "'{value}' is more than {limit:,}, the largest value this column takes"
 NOT_YES_NO = "'{value}' is not Yes or No"
 NOT_JSON_OBJECT = "'{value}' is not a JSON object of names and values"
 NOT_A_DATE = "'{value}' is not a date in ISO format (2024-03-31 or 2024-03-31T14:05:00)"
@@ -226,17 +228,20 @@ def _decimal(text: str) -> Decimal:
     return number
 
 
-def parse_number(text: str) -> int | float:
-    """A non-negative number, kept as an int when it is whole (JSON has no decimals)."""
+def parse_number(text: str, *, limit: int = POSITIVE_INTEGER_MAX) -> int | float:
+    """A non-negative number no larger than `limit`, kept as an int when it is whole (JSON has
+    no decimals)."""
     number = _decimal(text)
     if number < 0:
         raise CellRefused(NEGATIVE.format(value=text))
+    if number > limit:
+        raise CellRefused(TOO_LARGE.format(value=text, limit=limit))
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-def parse_integer(text: str) -> int:
-    """A whole number. A range such as '51-200' or '1,000+' (company sizes) gives its
-    lower bound, the figure the company is sure to reach."""
+def parse_integer(text: str, *, limit: int = POSITIVE_INTEGER_MAX) -> int:
+    """A whole number no larger than `limit`. A range such as '51-200' or '1,000+' (company
+    sizes) gives its lower bound, the figure the company is sure to reach."""
     cleaned = text.rstrip("+").strip()
     range_match = _RANGE.match(cleaned)
     if range_match:
@@ -246,6 +251,8 @@ def parse_integer(text: str) -> int:
         raise CellRefused(NOT_A_WHOLE_NUMBER.format(value=text))
     if number < 0:
         raise CellRefused(NEGATIVE.format(value=text))
+    if number > limit:
+        raise CellRefused(TOO_LARGE.format(value=text, limit=limit))
     return int(number)
 
 
@@ -258,14 +265,26 @@ def parse_yes_no(text: str) -> bool:
     raise CellRefused(NOT_YES_NO.format(value=text))
 
 
-def parse_count(text: str) -> int:
+def parse_count(text: str, *, limit: int = POSITIVE_INTEGER_MAX) -> int:
     """A count of actions; 'Yes' counts as one."""
     folded = text.casefold()
     if folded in YES - {"1"}:
         return 1
     if folded in NO - {"0"}:
         return 0
-    return parse_integer(text)
+    return parse_integer(text, limit=limit)
+
+
+def integer_limit(column: Column) -> int:
+    """The largest number a column's cell may hold.
+
+    Checked while reading, so that the dry run refuses the row the real import could not
+    write. Counts become activity quantities and other numbers become attributes; both are
+    kept to what a PositiveIntegerField holds, so scoring and exports read them back whole.
+    """
+    if column.target == "company_size":
+        return COMPANY_SIZE_MAX
+    return POSITIVE_INTEGER_MAX
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -288,6 +307,10 @@ def parse_date(value: Any, *, formats: tuple[str, ...] = ()) -> datetime:
         parsed = datetime.combine(value, time.min)
     else:
         parsed = _parse_date_text(str(value).strip(), formats)
+    # Checked before the time zone is added: making an instant near year 1 or 9999 aware can
+    # itself overflow.
+    if out_of_window(parsed):
+        raise CellRefused(OUT_OF_WINDOW.format(value=value))
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
@@ -321,13 +344,13 @@ def parse_cell(column: Column, raw: Any, *, date_formats: tuple[str, ...] = ()) 
     if column.parser == PHONE:
         return parse_phone(text)
     if column.parser == INTEGER:
-        return parse_integer(text)
+        return parse_integer(text, limit=integer_limit(column))
     if column.parser == NUMBER:
-        return parse_number(text)
+        return parse_number(text, limit=integer_limit(column))
     if column.parser == YES_NO:
         return parse_yes_no(text)
     if column.parser == COUNT:
-        return parse_count(text)
+        return parse_count(text, limit=integer_limit(column))
     if column.parser == TEXT:
         return parse_text(text, target=column.target or "")
     if column.parser == JSON_OBJECT:
@@ -411,6 +434,17 @@ def _readers(mapping: Mapping, date_formats: tuple[str, ...]) -> tuple[_Reader, 
 
         elif column.parser == TEXT:
             read = _text_reader(column.target or "")
+        elif column.parser in _BOUNDED_PARSERS:
+            bounded = _BOUNDED_PARSERS[column.parser]
+
+            def read(
+                raw: Any,
+                text: str,
+                parser: Callable[..., Any] = bounded,
+                limit: int = integer_limit(column),
+            ) -> Any:
+                return parser(text, limit=limit)
+
         else:
             parser = _TEXT_PARSERS[column.parser]
 
@@ -440,11 +474,14 @@ def _text_reader(target: str) -> Callable[[Any, str], str]:
 _TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
     EMAIL: parse_email,
     PHONE: parse_phone,
+    YES_NO: parse_yes_no,
+    JSON_OBJECT: parse_json_object,
+}
+# Parsers of numbers, which take the largest value the column may hold.
+_BOUNDED_PARSERS: dict[str, Callable[..., Any]] = {
     INTEGER: parse_integer,
     NUMBER: parse_number,
-    YES_NO: parse_yes_no,
     COUNT: parse_count,
-    JSON_OBJECT: parse_json_object,
 }
 
 

@@ -118,6 +118,45 @@ def test_validation_errors_name_the_fields(client, token):
     assert not InboundRequest.objects.exists()
 
 
+def test_a_company_size_beyond_any_company_is_refused_as_a_field_error(client, token):
+    body = {**DEMO, "lead": {"email": "x@y.com", "company_size": 99999999999999999999999}}
+
+    response = post(client, token, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "lead.company_size": ["Ensure this value is less than or equal to 10000000."],
+    }
+    assert not Lead.objects.exists()
+    assert not Activity.objects.exists()
+    assert not InboundRequest.objects.exists()
+
+
+def test_the_largest_company_size_is_taken(client, token):
+    body = {**DEMO, "lead": {"email": "x@y.com", "company_size": 10_000_000}}
+
+    response = post(client, token, body)
+
+    assert response.status_code == 201
+    assert Lead.objects.get().company_size == 10_000_000
+
+
+def test_an_activity_dated_at_the_start_of_the_calendar_is_refused_as_a_field_error(client, token):
+    body = {**DEMO, "activity": {**DEMO["activity"], "occurred_at": "0001-01-01T00:00:00+05:00"}}
+
+    response = post(client, token, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "activity.occurred_at": [
+            "'0001-01-01T00:00:00+05:00' is not between 2000-01-01 and 2100-01-01"
+        ],
+    }
+    assert not Lead.objects.exists()
+    assert not Activity.objects.exists()
+    assert not InboundRequest.objects.exists()
+
+
 @time_machine.travel(NOW, tick=False)
 def test_an_activity_dated_in_the_future_is_refused_and_nothing_is_written(client, token):
     body = {**DEMO, "activity": {**DEMO["activity"], "occurred_at": "2099-01-01T00:00:00Z"}}

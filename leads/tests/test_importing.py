@@ -337,6 +337,58 @@ def test_every_bad_cell_is_listed_with_its_row_column_and_value():
     ]
 
 
+# Row 2 is fine; row 3 gives a company size no company has and a visit count no column
+# holds.
+OUT_OF_RANGE = (
+    "Email,Employees,Website Visits\n"
+    "ana@acme.example,250,3\n"
+    "ben@beta.example,99999999999999999999,2147483648\n"
+)
+OUT_OF_RANGE_ERRORS = [
+    "Row 3, Employees: '99999999999999999999' is more than 10,000,000, the largest value this "
+    "column takes",
+    "Row 3, Website Visits: '2147483648' is more than 2,147,483,647, the largest value this "
+    "column takes",
+]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_number_too_large_for_its_field_is_refused_by_the_dry_run_and_the_import(
+    tmp_path, dry_run
+):
+    errors = refused_errors(write(tmp_path, OUT_OF_RANGE), dry_run=dry_run)
+
+    assert errors == OUT_OF_RANGE_ERRORS
+    assert nothing_written() == ZERO
+    assert Source.objects.count() == 0
+
+
+def test_a_created_date_outside_the_calendar_window_is_refused_with_its_row(tmp_path):
+    text = (
+        "Email,Created Date\n"
+        "ana@acme.example,0001-01-01T00:00:00+05:00\n"
+        "ben@beta.example,9999-12-31\n"
+    )
+
+    errors = refused_errors(write(tmp_path, text), dry_run=True)
+
+    assert errors == [
+        "Row 2, Created Date: '0001-01-01T00:00:00+05:00' is not between 2000-01-01 and 2100-01-01",
+        "Row 3, Created Date: '9999-12-31' is not between 2000-01-01 and 2100-01-01",
+    ]
+    assert nothing_written() == ZERO
+
+
+def test_the_largest_company_size_and_count_a_field_takes_are_imported(tmp_path):
+    text = "Email,Employees,Website Visits\nana@acme.example,10000000,2147483647\n"
+
+    run(write(tmp_path, text))
+
+    lead = Lead.objects.get()
+    assert lead.company_size == 10_000_000
+    assert list(lead.activities.values_list("quantity", flat=True)) == [2_147_483_647]
+
+
 def test_a_file_with_bad_rows_writes_nothing_at_all():
     RepFactory()
 
@@ -682,6 +734,33 @@ def test_admin_import_of_a_bad_file_lists_the_errors_and_writes_nothing(marketin
     assert result.totals["invalid"] == 2
     assert "confirm_form" not in response.context
     assert nothing_written() == ZERO
+
+
+def test_admin_import_refuses_a_number_too_large_for_its_field_and_offers_no_confirm(
+    marketing_client,
+):
+    upload = SimpleUploadedFile("leads.csv", OUT_OF_RANGE.encode(), content_type="text/csv")
+    before = nothing_written()
+
+    response = marketing_client.post(
+        reverse("admin:leads_lead_import"), {"import_file": upload, "format": "0", "resource": "0"}
+    )
+
+    assert response.status_code == 200
+    result = response.context["result"]
+    assert [(row.number, row.error_dict) for row in result.invalid_rows] == [
+        (3, {
+            "Employees": [
+                "'99999999999999999999' is more than 10,000,000, the largest value this "
+                "column takes"
+            ],
+            "Website Visits": [
+                "'2147483648' is more than 2,147,483,647, the largest value this column takes"
+            ],
+        }),
+    ]  # fmt: skip
+    assert "confirm_form" not in response.context
+    assert nothing_written() == before
 
 
 @pytest.mark.parametrize("username", ["marketing", "revops", "admin"])

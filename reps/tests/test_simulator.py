@@ -172,6 +172,25 @@ def test_bad_input_names_the_field_and_simulates_nothing(revops_client, emea):
     }
 
 
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("9999-12-31 23:59", "'9999-12-31 23:59' is not between 2000-01-01 and 2100-01-01"),
+        ("0001-01-01 00:00", "'0001-01-01 00:00' is not between 2000-01-01 and 2100-01-01"),
+        ("2100-01-01 00:00", "'2100-01-01 00:00' is not between 2000-01-01 and 2100-01-01"),
+    ],
+)
+def test_an_instant_outside_the_calendar_window_is_a_field_error(revops_client, emea, at, message):
+    before = snapshot()
+
+    response = revops_client.get(URL, {"score": "0", "at": at})
+
+    assert response.status_code == 200
+    assert response.context["simulation"] is None
+    assert response.context["form"].errors == {"at": [message]}
+    assert snapshot() == before
+
+
 def test_an_empty_form_shows_no_result(revops_client):
     response = revops_client.get(URL)
 
