@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from handoff.delivery import slack_webhook_for
 from handoff.models import DeliveryChannel
 from handoff.notifications import (
+    ALWAYS_IN_APP,
     notification_kinds_for,
     notification_preferences_for,
     notification_preferences_from_form,
@@ -38,8 +39,14 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
             "kind": kind,
             "label": label,
             "channels": [
-                {"value": f"{kind}:{channel}", "label": channel_label, "on": current[kind, channel]}
+                {
+                    "value": f"{kind}:{channel}",
+                    "label": channel_label,
+                    "on": current[kind, channel] or locked,
+                    "locked": locked,
+                }
                 for channel, channel_label in DeliveryChannel.choices
+                for locked in [kind in ALWAYS_IN_APP and channel == DeliveryChannel.IN_APP]
             ],
         }
         for kind, label in kinds.items()

@@ -47,6 +47,15 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "quarterly_review_due": "The quarterly protocol review is due",
 }
 
+# The SLA's own alerts: whatever else a user turns off, these stay in the app, since the
+# agreement holds the rep (and the manager) to them.
+ALWAYS_IN_APP: frozenset[str] = frozenset(
+    {"handoff_assigned", "handoff_due_soon", "handoff_overdue", "handoff_escalated"}
+)
+ALWAYS_IN_APP_REFUSED = (
+    "'{kind}' stays on in the app: the sales SLA relies on it. Turn off email or Slack instead."
+)
+
 UNKNOWN_KIND = "'{kind}' is not a notification kind. Use one of: {known}."
 UNKNOWN_CHANNEL = "'{channel}' is not a notification channel. Use one of: {known}."
 
@@ -103,11 +112,13 @@ def notification_channels_for(*, recipient: AbstractBaseUser, kind: str) -> list
             user_id=recipient.pk, kind=kind, enabled=False
         ).values_list("channel", flat=True)
     )
-    return channels_except(turned_off=turned_off)
+    return channels_except(kind=kind, turned_off=turned_off)
 
 
-def channels_except(*, turned_off: Iterable[str]) -> list[str]:
+def channels_except(*, kind: str, turned_off: Iterable[str]) -> list[str]:
     off = set(turned_off)
+    if kind in ALWAYS_IN_APP:
+        off.discard(DeliveryChannel.IN_APP)
     return [channel for channel in DeliveryChannel.values if channel not in off]
 
 
@@ -146,7 +157,9 @@ def notifications_create_new(*, drafts: Sequence[NotificationDraft]) -> list[Not
     notifications = []
     channels = []
     for draft in drafts:
-        wanted = channels_except(turned_off=turned_off.get((draft.recipient.pk, draft.kind), ()))
+        wanted = channels_except(
+            kind=draft.kind, turned_off=turned_off.get((draft.recipient.pk, draft.kind), ())
+        )
         channels.append(wanted)
         notifications.append(
             Notification(
@@ -219,6 +232,9 @@ def notification_preferences_set(
             raise ValueError(
                 UNKNOWN_CHANNEL.format(channel=channel, known=", ".join(DeliveryChannel.values))
             )
+        in_app_off = channel == DeliveryChannel.IN_APP and not choices[kind, channel]
+        if in_app_off and kind in ALWAYS_IN_APP:
+            raise ValueError(ALWAYS_IN_APP_REFUSED.format(kind=kinds[kind]))
 
     current = notification_preferences_for(user=user)
     changed = {pair: enabled for pair, enabled in choices.items() if current[pair] != enabled}
@@ -237,6 +253,8 @@ def notification_preferences_from_form(
     """Turn a form's ticked boxes ("kind:channel") into a choice for every kind and channel:
     a box left unticked turns that channel off."""
     ticked = set(checked)
+    # The page draws the always-on boxes disabled, and browsers do not send those.
+    ticked |= {f"{kind}:{DeliveryChannel.IN_APP}" for kind in ALWAYS_IN_APP}
     return {
         (kind, channel): f"{kind}:{channel}" in ticked
         for kind in kinds

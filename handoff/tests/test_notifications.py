@@ -27,7 +27,9 @@ from handoff.notifications import (
     NOTIFICATION_KINDS,
     UNKNOWN_KIND,
     notification_create,
+    notification_kinds_for,
     notification_preferences_for,
+    notification_preferences_from_form,
     notification_preferences_set,
 )
 from handoff.tasks import deliver_notification, send_notification_email
@@ -112,17 +114,39 @@ def test_the_rep_webhook_wins_over_the_team_and_a_non_rep_has_none(rep):
 def test_turned_off_channels_get_no_row_and_in_app_off_raises_no_badge(rep):
     notification_preferences_set(
         user=rep.user,
-        choices={("handoff_assigned", "email"): False, ("handoff_assigned", "in_app"): False},
+        choices={("routing_exhausted", "email"): False, ("routing_exhausted", "in_app"): False},
     )
 
     with time_machine.travel(NOW, tick=False):
-        assigned = notify(rep.user, kind="handoff_assigned", key="k:1")
+        waiting = notify(rep.user, kind="routing_exhausted", key="k:1")
         overdue = notify(rep.user, kind="handoff_overdue", key="k:2")
 
-    assert [row[0] for row in rows(assigned)] == ["slack"]
+    assert [row[0] for row in rows(waiting)] == ["slack"]
     # The record stays, read already, so the bell does not count it.
-    assert assigned.read_at == NOW
+    assert waiting.read_at == NOW
     assert [row[0] for row in rows(overdue)] == ["email", "in_app", "slack"]
+    assert overdue.read_at is None
+
+
+def test_the_sla_alerts_cannot_be_turned_off_in_the_app(rep):
+    with pytest.raises(ValueError, match="'A lead is assigned to you' stays on in the app"):
+        notification_preferences_set(
+            user=rep.user,
+            choices={("handoff_assigned", "email"): False, ("handoff_assigned", "in_app"): False},
+        )
+
+    assert NotificationPreference.objects.count() == 0
+
+
+def test_a_form_with_every_box_unticked_keeps_the_sla_alerts_in_the_app(rep):
+    kinds = notification_kinds_for(user=rep.user)
+    choices = notification_preferences_from_form(kinds=kinds, checked=[])
+
+    notification_preferences_set(user=rep.user, choices=choices)
+    with time_machine.travel(NOW, tick=False):
+        overdue = notify(rep.user, kind="handoff_overdue", key="k:1")
+
+    assert [row[0] for row in rows(overdue)] == ["in_app"]
     assert overdue.read_at is None
 
 
