@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH_SIZE = 500
 NO_RESPONSE_REASON = "no-response"
 NO_RESPONSE_NOTE = "No first response within the SLA, its reminders and escalations."
+WARNING_SKIPPED_NOTE = "warning skipped: the deadline had already passed"
 SLA_REASSIGN_REASON = "No first response within the SLA: reassigned by the escalation chain."
 
 
@@ -67,7 +68,11 @@ def handoff_sla_check(*, handoff_id: int, now: datetime | None = None) -> list[E
             if step.at > now:
                 next_at = min(next_at or step.at, step.at)
                 continue
-            if step.during_working_hours and not calendar.is_open(now):
+            if (
+                step.during_working_hours
+                and not _warning_too_late(handoff=handoff, step=step, now=now)
+                and not calendar.is_open(now)
+            ):
                 # A message to the rep waits for the rep's next working hour.
                 opening = calendar.next_opening(now)
                 next_at = min(next_at or opening, opening)
@@ -90,6 +95,12 @@ def handoff_sla_check(*, handoff_id: int, now: datetime | None = None) -> list[E
             escalation.level,
         )
     return taken
+
+
+def _warning_too_late(*, handoff: Handoff, step: Step, now: datetime) -> bool:
+    """Whether this is the warning, reached at or after the deadline it warns of, as after
+    downtime or for a handoff whose deadline had passed before its first check."""
+    return step.level == EscalationLevel.WARNING and now >= handoff.due_at
 
 
 def _claim(*, handoff: Handoff, level: int, notified=None, note: str = "") -> Escalation | None:  # noqa: ANN001
@@ -132,6 +143,10 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
             event_note="follow-up cadence missed; manager alerted",
         )
     if step.level == EscalationLevel.WARNING:
+        if _warning_too_late(handoff=handoff, step=step, now=now):
+            # Telling the rep the deadline is near once it has passed would only confuse; the
+            # overdue reminder carries the message. The step is still claimed, so it is done.
+            return _claim(handoff=handoff, level=step.level, note=WARNING_SKIPPED_NOTE)
         return _claim_and_tell(
             handoff=handoff,
             level=step.level,
