@@ -24,7 +24,7 @@ from handoff.selectors import handoff_ids_due_for_check
 from handoff.services.assignment import handoff_reassign
 from handoff.services.common import company_days_off, sla_schedule
 from handoff.services.work import close_with_rejection
-from handoff.sla import DEFAULT_POLICY, Step, cadence_status
+from handoff.sla import DEFAULT_POLICY, Step, cadence_status, deadline_for_rep
 from leads.services import lead_lock
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
     url = reverse("handoff-detail", args=[handoff.pk])
     lead_name = handoff.lead.display_name
 
-    due = f"{handoff.due_at:%Y-%m-%d %H:%M} UTC"
+    due = deadline_for_rep(at=handoff.due_at, rep=rep)
 
     if step.level == EscalationLevel.CADENCE_MISSED:
         attempt_times = list(handoff.attempts.values_list("attempted_at", flat=True))
@@ -172,7 +172,7 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
             recipient=manager,
             kind="handoff_escalated",
             title=f"SLA missed: {rep} has not responded to {lead_name}",
-            body=f"The first response was due {due}.",
+            body=f"The first response was due {due}, {rep}'s local time.",
             event_note="first-response deadline missed; manager alerted",
         )
 

@@ -130,7 +130,7 @@ def test_warning_before_the_deadline_is_sent_to_the_rep(rep, django_capture_on_c
         rep.user,
         f"escalation:{warning.pk}",
         f"Respond soon: {handoff.lead.display_name}",
-        "The first response is due 2026-12-01 14:00 UTC.",
+        "The first response is due Tue 01 Dec 14:00 UTC.",
     )
     assert [message.subject for message in mail.outbox if message.to == [rep.user.email]] == [
         f"Respond soon: {handoff.lead.display_name}",
@@ -177,6 +177,37 @@ def test_warning_reached_after_the_deadline_is_recorded_but_not_sent(
         notifications,
         sent,
     )
+
+
+def test_every_deadline_message_shows_the_rep_s_local_time(django_capture_on_commit_callbacks):
+    rep = RepFactory(user__username="sg", timezone="Asia/Singapore", team__manager__username="boss")
+    lead = LeadFactory(fit_score=25, engagement_score=50, score=75)
+    # 18:00 in Singapore, after hours: the four business hours run 09:00-13:00 next day.
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        handoff = lead_qualify_if_ready(lead_id=lead.pk)
+    assert handoff.due_at == datetime(2026, 12, 2, 5, tzinfo=UTC)
+
+    sweep_at(datetime(2026, 12, 2, 4, tzinfo=UTC), django_capture_on_commit_callbacks)
+    sweep_at(handoff.due_at, django_capture_on_commit_callbacks)
+
+    assert list(
+        Notification.objects.order_by("pk").values_list("recipient__username", "kind", "body")
+    ) == [
+        ("sg", "handoff_assigned", "Respond by Wed 02 Dec 13:00 +08."),
+        ("sg", "handoff_due_soon", "The first response is due Wed 02 Dec 13:00 +08."),
+        ("sg", "handoff_overdue", "It was due Wed 02 Dec 13:00 +08."),
+        (
+            "boss",
+            "handoff_escalated",
+            f"The first response was due Wed 02 Dec 13:00 +08, {rep}'s local time.",
+        ),
+    ]
+    assert [message.body.split("\n")[0] for message in mail.outbox] == [
+        "Respond by Wed 02 Dec 13:00 +08.",
+        "The first response is due Wed 02 Dec 13:00 +08.",
+        "It was due Wed 02 Dec 13:00 +08.",
+        f"The first response was due Wed 02 Dec 13:00 +08, {rep}'s local time.",
+    ]
 
 
 def test_a_handoff_handed_to_a_lost_check_comes_due_again_when_the_lease_ends(rep):
