@@ -73,7 +73,8 @@ def handoff_sla_check(*, handoff_id: int, now: datetime | None = None) -> list[E
                 and not _warning_too_late(handoff=handoff, step=step, now=now)
                 and not calendar.is_open(now)
             ):
-                # A message to the rep waits for the rep's next working hour.
+                # A message to the rep waits for the rep's next working hour. A warning past
+                # its deadline sends nothing, so it is done at once instead.
                 opening = calendar.next_opening(now)
                 next_at = min(next_at or opening, opening)
                 continue
