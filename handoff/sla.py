@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from handoff.business_hours import BusinessCalendar
 from handoff.models import EscalationLevel, Handoff, HandoffState, SlaPolicy
+
+if TYPE_CHECKING:
+    from reps.models import Rep
 
 # A handoff with no matching policy follows the protocol's defaults: the model's own.
 DEFAULT_POLICY = SlaPolicy(name="Protocol default")
@@ -36,6 +41,13 @@ class Step:
     @property
     def during_working_hours(self) -> bool:
         return self.level in DURING_WORKING_HOURS
+
+
+def deadline_for_rep(*, at: datetime, rep: Rep) -> str:
+    """A deadline as the rep's own clock shows it, e.g. "Fri 04 Dec 16:17 +08", for every
+    message about it: the rep's working hours decide it, so their timezone is the one to read
+    it in, whoever the message is for."""
+    return f"{at.astimezone(ZoneInfo(rep.timezone)):%a %d %b %H:%M %Z}"
 
 
 def sla_steps(

@@ -5,7 +5,6 @@ Locks are always taken in the order lead, handoff, rep.
 
 import logging
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -33,7 +32,7 @@ from handoff.services.common import (
     require_transition,
     sla_policy_for,
 )
-from handoff.sla import DEFAULT_POLICY, sla_steps
+from handoff.sla import DEFAULT_POLICY, deadline_for_rep, sla_steps
 from leads.models import Lead
 from leads.services import lead_lock
 from reps.models import Rep
@@ -160,7 +159,7 @@ def handoff_assigned_notice(*, handoff: Handoff) -> NotificationDraft:
         kind="handoff_assigned",
         key=f"handoff-assigned:{handoff.pk}",
         title=f"New lead: {handoff.lead.display_name}",
-        body=f"Respond by {handoff.due_at.astimezone(ZoneInfo(rep.timezone)):%a %d %b %H:%M %Z}.",
+        body=f"Respond by {deadline_for_rep(at=handoff.due_at, rep=rep)}.",
         url=reverse("handoff-detail", args=[handoff.pk]),
     )
 

@@ -24,7 +24,7 @@ from handoff.selectors import handoff_ids_due_for_check
 from handoff.services.assignment import handoff_reassign
 from handoff.services.common import company_days_off, sla_schedule
 from handoff.services.work import close_with_rejection
-from handoff.sla import DEFAULT_POLICY, Step, cadence_status
+from handoff.sla import DEFAULT_POLICY, Step, cadence_status, deadline_for_rep
 from leads.services import lead_lock
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH_SIZE = 500
 NO_RESPONSE_REASON = "no-response"
 NO_RESPONSE_NOTE = "No first response within the SLA, its reminders and escalations."
+WARNING_SKIPPED_NOTE = "warning skipped: the deadline had already passed"
 SLA_REASSIGN_REASON = "No first response within the SLA: reassigned by the escalation chain."
 
 
@@ -67,8 +68,13 @@ def handoff_sla_check(*, handoff_id: int, now: datetime | None = None) -> list[E
             if step.at > now:
                 next_at = min(next_at or step.at, step.at)
                 continue
-            if step.during_working_hours and not calendar.is_open(now):
-                # A message to the rep waits for the rep's next working hour.
+            if (
+                step.during_working_hours
+                and not _warning_too_late(handoff=handoff, step=step, now=now)
+                and not calendar.is_open(now)
+            ):
+                # A message to the rep waits for the rep's next working hour. A warning past
+                # its deadline sends nothing, so it is done at once instead.
                 opening = calendar.next_opening(now)
                 next_at = min(next_at or opening, opening)
                 continue
@@ -92,6 +98,12 @@ def handoff_sla_check(*, handoff_id: int, now: datetime | None = None) -> list[E
     return taken
 
 
+def _warning_too_late(*, handoff: Handoff, step: Step, now: datetime) -> bool:
+    """Whether this is the warning, reached at or after the deadline it warns of, as after
+    downtime or for a handoff whose deadline had passed before its first check."""
+    return step.level == EscalationLevel.WARNING and now >= handoff.due_at
+
+
 def _claim(*, handoff: Handoff, level: int, notified=None, note: str = "") -> Escalation | None:  # noqa: ANN001
     try:
         with transaction.atomic():
@@ -109,7 +121,7 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
     url = reverse("handoff-detail", args=[handoff.pk])
     lead_name = handoff.lead.display_name
 
-    due = f"{handoff.due_at:%Y-%m-%d %H:%M} UTC"
+    due = deadline_for_rep(at=handoff.due_at, rep=rep)
 
     if step.level == EscalationLevel.CADENCE_MISSED:
         attempt_times = list(handoff.attempts.values_list("attempted_at", flat=True))
@@ -132,6 +144,10 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
             event_note="follow-up cadence missed; manager alerted",
         )
     if step.level == EscalationLevel.WARNING:
+        if _warning_too_late(handoff=handoff, step=step, now=now):
+            # Telling the rep the deadline is near once it has passed would only confuse; the
+            # overdue reminder carries the message. The step is still claimed, so it is done.
+            return _claim(handoff=handoff, level=step.level, note=WARNING_SKIPPED_NOTE)
         return _claim_and_tell(
             handoff=handoff,
             level=step.level,
@@ -157,7 +173,7 @@ def _take_step(*, handoff: Handoff, step: Step, calendar, now: datetime) -> Esca
             recipient=manager,
             kind="handoff_escalated",
             title=f"SLA missed: {rep} has not responded to {lead_name}",
-            body=f"The first response was due {due}.",
+            body=f"The first response was due {due}, {rep}'s local time.",
             event_note="first-response deadline missed; manager alerted",
         )
 

@@ -92,7 +92,7 @@ def test_sweep_task_takes_every_step_due_at_the_deadline_and_emails_the_manager(
     assert f"/handoffs/{handoff.pk}/" in boss_mail[0].body
     assert sorted(
         Notification.objects.filter(recipient=rep.user).values_list("kind", flat=True)
-    ) == ["handoff_assigned", "handoff_due_soon", "handoff_overdue"]
+    ) == ["handoff_assigned", "handoff_overdue"]
     # Next, the chain waits for the reassignment, four business hours after the deadline.
     handoff.refresh_from_db()
     assert handoff.next_check_at == datetime(2026, 12, 2, 10, tzinfo=UTC)
@@ -110,6 +110,104 @@ def test_second_sweep_adds_nothing(rep, django_capture_on_commit_callbacks):
     assert handoff.events.filter(kind=HandoffEvent.Kind.ESCALATED).count() == 2
     assert Notification.objects.filter(recipient__username="boss").count() == 1
     assert len(mail.outbox) == sent
+
+
+def test_warning_before_the_deadline_is_sent_to_the_rep(rep, django_capture_on_commit_callbacks):
+    handoff = handed_off(rep)
+    # Three quarters of the four business hours: 13:00.
+    warning_at = datetime(2026, 12, 1, 13, tzinfo=UTC)
+
+    sweep_at(warning_at, django_capture_on_commit_callbacks)
+
+    warning = Escalation.objects.get()
+    assert (warning.level, warning.notified, warning.note) == (
+        EscalationLevel.WARNING,
+        rep.user,
+        "",
+    )
+    notification = Notification.objects.get(kind="handoff_due_soon")
+    assert (notification.recipient, notification.key, notification.title, notification.body) == (
+        rep.user,
+        f"escalation:{warning.pk}",
+        f"Respond soon: {handoff.lead.display_name}",
+        "The first response is due Tue 01 Dec 14:00 UTC.",
+    )
+    assert [message.subject for message in mail.outbox if message.to == [rep.user.email]] == [
+        f"Respond soon: {handoff.lead.display_name}",
+    ]
+
+
+def test_warning_reached_after_the_deadline_is_recorded_but_not_sent(
+    rep, django_capture_on_commit_callbacks
+):
+    handoff = handed_off(rep)
+    # The first sweep comes an hour after the deadline, as after downtime.
+    late = DUE + timedelta(hours=1)
+
+    sweep_at(late, django_capture_on_commit_callbacks)
+
+    warning = Escalation.objects.get(level=EscalationLevel.WARNING)
+    assert (warning.notified, warning.note) == (
+        None,
+        "warning skipped: the deadline had already passed",
+    )
+    assert list(
+        Notification.objects.filter(recipient=rep.user)
+        .exclude(kind="handoff_assigned")
+        .values_list("kind", "key")
+    ) == [("handoff_overdue", f"escalation:{warning.pk + 1}")]
+    assert [message.subject for message in mail.outbox if message.to == [rep.user.email]] == [
+        f"Overdue: {handoff.lead.display_name} is waiting for your first response",
+    ]
+    # The skipped warning writes no history event; the two deadline steps do.
+    assert list(handoff.events.values_list("kind", "note")) == [
+        ("assigned", "first response due within 4 business hours"),
+        ("escalated", "first-response deadline missed; rep reminded"),
+        ("escalated", "first-response deadline missed; manager alerted"),
+    ]
+    escalations = Escalation.objects.count()
+    notifications = Notification.objects.count()
+    sent = len(mail.outbox)
+
+    handed_out = sweep_at(late + timedelta(minutes=1), django_capture_on_commit_callbacks)
+
+    assert handed_out == 0
+    assert (Escalation.objects.count(), Notification.objects.count(), len(mail.outbox)) == (
+        escalations,
+        notifications,
+        sent,
+    )
+
+
+def test_every_deadline_message_shows_the_rep_s_local_time(django_capture_on_commit_callbacks):
+    rep = RepFactory(user__username="sg", timezone="Asia/Singapore", team__manager__username="boss")
+    lead = LeadFactory(fit_score=25, engagement_score=50, score=75)
+    # 18:00 in Singapore, after hours: the four business hours run 09:00-13:00 next day.
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        handoff = lead_qualify_if_ready(lead_id=lead.pk)
+    assert handoff.due_at == datetime(2026, 12, 2, 5, tzinfo=UTC)
+
+    sweep_at(datetime(2026, 12, 2, 4, tzinfo=UTC), django_capture_on_commit_callbacks)
+    sweep_at(handoff.due_at, django_capture_on_commit_callbacks)
+
+    assert list(
+        Notification.objects.order_by("pk").values_list("recipient__username", "kind", "body")
+    ) == [
+        ("sg", "handoff_assigned", "Respond by Wed 02 Dec 13:00 +08."),
+        ("sg", "handoff_due_soon", "The first response is due Wed 02 Dec 13:00 +08."),
+        ("sg", "handoff_overdue", "It was due Wed 02 Dec 13:00 +08."),
+        (
+            "boss",
+            "handoff_escalated",
+            f"The first response was due Wed 02 Dec 13:00 +08, {rep}'s local time.",
+        ),
+    ]
+    assert [message.body.split("\n")[0] for message in mail.outbox] == [
+        "Respond by Wed 02 Dec 13:00 +08.",
+        "The first response is due Wed 02 Dec 13:00 +08.",
+        "It was due Wed 02 Dec 13:00 +08.",
+        f"The first response was due Wed 02 Dec 13:00 +08, {rep}'s local time.",
+    ]
 
 
 def test_a_handoff_handed_to_a_lost_check_comes_due_again_when_the_lease_ends(rep):
@@ -200,7 +298,7 @@ def test_sweep_after_downtime_takes_every_step_once_and_returns_the_leads(
         handoff.refresh_from_db()
         # Nobody else could take the leads, so the chain went on to return them.
         assert list(handoff.escalations.order_by("level").values_list("level", "note")) == [
-            (EscalationLevel.WARNING, ""),
+            (EscalationLevel.WARNING, "warning skipped: the deadline had already passed"),
             (EscalationLevel.REMIND_REP, ""),
             (EscalationLevel.MANAGER_ALERT, ""),
             (EscalationLevel.REASSIGN, "nobody else was eligible"),
@@ -211,6 +309,11 @@ def test_sweep_after_downtime_takes_every_step_once_and_returns_the_leads(
         assert handoff.rejection.reason.code == "no-response"
     boss_mail = [message for message in mail.outbox if message.to == ["boss@example.com"]]
     assert len(boss_mail) == 10
+    # The warnings were four days late: the rep hears only that each lead is overdue.
+    assert (
+        sorted(Notification.objects.filter(recipient=rep.user).values_list("kind", flat=True))
+        == ["handoff_assigned"] * 5 + ["handoff_overdue"] * 5
+    )
 
 
 def test_email_task_sends_once_when_called_twice(caplog):
