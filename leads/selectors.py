@@ -30,11 +30,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def lead_details_for_packet(*, lead: Lead) -> list[tuple[str, object]]:
     """The lead's imported attributes as the packet lists them: readable labels, and no
     outcome label (a rep deciding on a lead must not see how the data set says it ended)."""
-    return [
+    # Sorted by label: PostgreSQL's jsonb keeps keys in its own order, not the file's.
+    return sorted(
         (key.replace("_", " ").capitalize(), value)
         for key, value in lead.attributes.items()
         if key not in OUTCOME_ATTRIBUTES
-    ]
+    )
 
 
 def source_for_token(*, token: str) -> Source | None:
